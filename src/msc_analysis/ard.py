@@ -1,0 +1,240 @@
+"""The analysis results dataset (ARD): one row per statistic.
+
+The layout follows the pharmaverse ``cards`` package and CDISC's Analysis Results Standard. Every
+analysis of the package returns rows in this layout, every number in a table is read from one of
+these rows, and ``ard.csv`` is written with the outputs.
+
+Columns
+-------
+analysis_id
+    The SAP's analysis id (``sap/sap.toml``), e.g. ``PP-SESS-TBIL``.
+group1, group1_level, group2, group2_level, group3, group3_level
+    The by-variables in order (e.g. ``PARAMCD`` / ``TBIL``, ``AVISIT`` / ``Day 7``), empty when unused.
+variable, variable_level
+    The variable summarised and, for categorical summaries, its level.
+stat_name
+    One name from :data:`STAT_NAMES`.
+stat
+    The unrounded value (float); display rounding happens only in rendering.
+method
+    The method that produced the statistic (e.g. ``Wilcoxon signed-rank, exact``); empty for
+    plain descriptive statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ARD_COLUMNS: tuple[str, ...] = (
+    "analysis_id",
+    "group1", "group1_level",
+    "group2", "group2_level",
+    "group3", "group3_level",
+    "variable", "variable_level",
+    "stat_name", "stat", "method",
+)
+
+#: The stat-name vocabulary: name -> meaning. A row with any other name is rejected.
+STAT_NAMES: dict[str, str] = {
+    "N": "population size (denominator)",
+    "n": "number of subjects (or non-missing values)",
+    "n_missing": "number of missing values",
+    "n_excluded": "number of records or subjects excluded from the analysis",
+    "n_events": "number of events",
+    "n_sessions": "number of sessions (exposure for event rates)",
+    "pct": "percentage of subjects, 100 * n / N",
+    "mean": "arithmetic mean",
+    "sd": "standard deviation (n - 1 denominator)",
+    "se": "standard error",
+    "median": "median",
+    "q1": "first quartile (SAS QNTLDEF=5 / R type 2)",
+    "q3": "third quartile (SAS QNTLDEF=5 / R type 2)",
+    "min": "minimum",
+    "max": "maximum",
+    "geo_mean": "geometric mean",
+    "geo_cv": "geometric coefficient of variation, percent: 100 * sqrt(exp(s^2) - 1)",
+    "estimate": "point estimate of the method named in `method`",
+    "conf_low": "lower confidence (or credible) limit",
+    "conf_high": "upper confidence (or credible) limit",
+    "conf_level": "confidence level of conf_low / conf_high",
+    "statistic": "test statistic",
+    "df": "degrees of freedom",
+    "p_value": "p-value",
+    "p_value_adj": "multiplicity-adjusted p-value",
+    "rate": "events per 100 sessions (or per stated exposure unit)",
+    "post_mean": "posterior mean",
+    "post_prob": "posterior probability that the rate exceeds the threshold",
+    "threshold": "decision threshold",
+    "decision": "decision code: 1 stop, 0 continue",
+    "boundary": "smallest number of events that triggers stopping",
+    "prob_stop": "probability of stopping early (simulation)",
+    "expected_n": "expected number of subjects treated (simulation)",
+    "mcse": "Monte Carlo standard error of the preceding simulated quantity",
+    "loglik": "log-likelihood",
+    "value": "a plain value (count of grade shifts, a covariance element, ...)",
+}
+
+
+class ArdError(ValueError):
+    """Raised for an ARD row that breaks the layout or the stat-name vocabulary."""
+
+
+@dataclass
+class ArdBuilder:
+    """Collects ARD rows for one analysis id.
+
+    Parameters
+    ----------
+    analysis_id : str
+        The SAP's analysis id that every row gets.
+    groups : mapping, optional
+        By-variables shared by every row added (name -> level), in order, at most three.
+
+    Examples
+    --------
+    >>> b = ArdBuilder("PP-SESS-TBIL", {"PARAMCD": "TBIL"})
+    >>> b.add("AVAL", "mean", 3.5)
+    >>> b.frame().loc[0, "stat"]
+    3.5
+    """
+
+    analysis_id: str
+    groups: Mapping[str, object] = field(default_factory=dict)
+    _rows: list[dict[str, object]] = field(default_factory=list, init=False, repr=False)
+
+    def add(
+        self,
+        variable: str,
+        stat_name: str,
+        stat: float | int | None,
+        *,
+        variable_level: object = "",
+        method: str = "",
+        groups: Mapping[str, object] | None = None,
+    ) -> None:
+        """Add one statistic; ``groups`` here extend the builder's own by-variables."""
+        self._rows.append(
+            make_row(self.analysis_id, {**self.groups, **(groups or {})}, variable, stat_name,
+                     stat, variable_level=variable_level, method=method)
+        )
+
+    def add_many(
+        self,
+        variable: str,
+        stats: Mapping[str, float | int | None],
+        *,
+        variable_level: object = "",
+        method: str = "",
+        groups: Mapping[str, object] | None = None,
+    ) -> None:
+        """Add several statistics of one variable (stat_name -> value)."""
+        for name, value in stats.items():
+            self.add(variable, name, value, variable_level=variable_level, method=method,
+                     groups=groups)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows collected so far as an ARD frame."""
+        return to_frame(self._rows)
+
+
+def make_row(
+    analysis_id: str,
+    groups: Mapping[str, object],
+    variable: str,
+    stat_name: str,
+    stat: float | int | None,
+    *,
+    variable_level: object = "",
+    method: str = "",
+) -> dict[str, object]:
+    """Build one ARD row as a dict, checking the stat name and the number of groups."""
+    if stat_name not in STAT_NAMES:
+        raise ArdError(f"stat_name {stat_name!r} is not in the ARD vocabulary (ard.STAT_NAMES)")
+    if len(groups) > 3:
+        raise ArdError(f"at most three by-variables are allowed, got {list(groups)}")
+    row: dict[str, object] = {c: "" for c in ARD_COLUMNS}
+    for i, (name, level) in enumerate(groups.items(), start=1):
+        row[f"group{i}"] = name
+        row[f"group{i}_level"] = "" if level is None else str(level)
+    row.update(
+        analysis_id=analysis_id,
+        variable=variable,
+        variable_level="" if variable_level is None else str(variable_level),
+        stat_name=stat_name,
+        stat=np.nan if stat is None else float(stat),
+        method=method,
+    )
+    return row
+
+
+def to_frame(rows: Iterable[Mapping[str, object]]) -> pd.DataFrame:
+    """Turn rows into an ARD frame with exactly :data:`ARD_COLUMNS`, in order."""
+    frame = pd.DataFrame(list(rows), columns=list(ARD_COLUMNS))
+    text = [c for c in ARD_COLUMNS if c != "stat"]
+    frame[text] = frame[text].fillna("").astype(str)
+    frame["stat"] = pd.to_numeric(frame["stat"], errors="raise").astype(float)
+    return frame
+
+
+def bind(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack ARD frames, checking every one has the ARD layout and vocabulary."""
+    parts = [validate(f) for f in frames]
+    if not parts:
+        return to_frame([])
+    return pd.concat(parts, ignore_index=True)
+
+
+def validate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check a frame has the ARD columns and only known stat names; return it unchanged."""
+    if tuple(frame.columns) != ARD_COLUMNS:
+        raise ArdError(f"ARD columns must be {list(ARD_COLUMNS)}, got {list(frame.columns)}")
+    unknown = sorted(set(frame["stat_name"]) - set(STAT_NAMES))
+    if unknown:
+        raise ArdError(f"stat names not in the ARD vocabulary: {unknown}")
+    return frame
+
+
+def lookup(
+    ard: pd.DataFrame,
+    analysis_id: str,
+    stat_name: str,
+    *,
+    variable: str | None = None,
+    variable_level: str | None = None,
+    **levels: str,
+) -> float:
+    """Return the single ``stat`` matching the filters; error unless exactly one row matches.
+
+    ``levels`` filter by by-variable name -> level, wherever the variable sits (group1..3).
+    Renderers use this so that every displayed number traces to exactly one ARD row.
+    """
+    mask = (ard["analysis_id"] == analysis_id) & (ard["stat_name"] == stat_name)
+    if variable is not None:
+        mask &= ard["variable"] == variable
+    if variable_level is not None:
+        mask &= ard["variable_level"] == str(variable_level)
+    for name, level in levels.items():
+        hit = pd.Series(False, index=ard.index)
+        for i in (1, 2, 3):
+            hit |= (ard[f"group{i}"] == name) & (ard[f"group{i}_level"] == str(level))
+        mask &= hit
+    found = ard.loc[mask, "stat"]
+    if len(found) != 1:
+        raise ArdError(
+            f"expected one ARD row for {analysis_id}/{stat_name} {variable or ''} {levels}, "
+            f"found {len(found)}"
+        )
+    return float(found.iloc[0])
+
+
+def write(ard: pd.DataFrame, path: str | object) -> None:
+    """Write the ARD as CSV with full precision (repr of each float), byte-reproducibly."""
+    from pathlib import Path
+
+    validate(ard)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ard.to_csv(Path(path), index=False, float_format="%.17g", lineterminator="\n")

@@ -1,0 +1,61 @@
+"""The ``msc-analysis`` command line: simulate, validate, safety, report.
+
+Each layer registers its own verb through a ``register(subparsers)`` function in a module named
+``command``; this module only assembles them, sets up logging and turns
+:class:`~msc_analysis.errors.MscError` into a plain message and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from msc_analysis import __version__
+from msc_analysis.errors import MscError
+
+#: Modules that each add one verb, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "msc_analysis.synthetic.command",
+    "msc_analysis.io.command",
+    "msc_analysis.analyses.command",
+    "msc_analysis.report.command",
+)
+
+log = logging.getLogger("msc_analysis")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every registered verb."""
+    parser = argparse.ArgumentParser(
+        prog="msc-analysis",
+        description="Analyses, tables and interim reports for trial NCT06904755.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except MscError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
