@@ -7,9 +7,9 @@ these rows, and ``ard.csv`` is written with the outputs.
 Columns
 -------
 analysis_id
-    The SAP's analysis id (``sap/sap.toml``), e.g. ``PP-SESS-TBIL``.
+    The SAP's analysis id (``sap/sap.toml``), e.g. ``PP-SESS``.
 group1, group1_level, group2, group2_level, group3, group3_level
-    The by-variables in order (e.g. ``PARAMCD`` / ``TBIL``, ``AVISIT`` / ``Day 7``), empty when unused.
+    The by-variables in order (e.g. ``PARAMCD`` / ``TBIL``), empty when unused.
 variable, variable_level
     The variable summarised and, for categorical summaries, its level.
 stat_name
