@@ -1,0 +1,51 @@
+"""Atomic report folders and the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from msc_analysis.report.atomic import atomic_folder
+from msc_analysis.report.manifest import build_manifest, sha256_file, write_manifest
+
+
+def test_atomic_folder_replaces_on_success(tmp_path) -> None:
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with atomic_folder(target) as build:
+        (build / "new.txt").write_text("new")
+        assert not (target / "new.txt").exists()  # nothing visible until the end
+    assert (target / "new.txt").read_text() == "new"
+    assert not (target / "old.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary folders left
+
+
+def test_atomic_folder_leaves_target_untouched_on_failure(tmp_path) -> None:
+    target = tmp_path / "report"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_folder(target) as build:
+        (build / "half.txt").write_text("half")
+        raise RuntimeError("failed half-way")
+    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]
+
+
+def test_manifest_hashes_inputs_and_names_no_paths(tmp_path) -> None:
+    data = tmp_path / "adsl.csv"
+    data.write_bytes(b"USUBJID\nS1\n")
+    manifest = build_manifest(inputs={"ADSL": data}, sap_file=None, sap_settings={"a": (1, 2)},
+                              cutoff="2024-06-01", seed=7, code_dir=tmp_path, outputs=["x"])
+    assert manifest["inputs"]["ADSL"] == {
+        "file": "adsl.csv", "sha256": hashlib.sha256(b"USUBJID\nS1\n").hexdigest()}
+    assert sha256_file(data) == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert manifest["sap"]["settings"] == {"a": [1, 2]}
+    assert manifest["software"]["numpy"] != "not installed"
+    path = tmp_path / "manifest.json"
+    write_manifest(manifest, path)
+    text = path.read_text()
+    assert str(tmp_path) not in text
+    assert json.loads(text)["data_cutoff"] == "2024-06-01"
