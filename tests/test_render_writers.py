@@ -1,0 +1,287 @@
+"""Tests of the CSV, HTML and RTF writers (msc_analysis.render.writers)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from msc_analysis import ard
+from msc_analysis.render.formatting import fmt_mean_sd, fmt_n_pct
+from msc_analysis.render.table import (
+    Column,
+    DisplayTable,
+    TableBuilder,
+    cell_from_ard,
+    header_with_n,
+)
+from msc_analysis.render.writers import (
+    neutralise_csv_text,
+    rtf_escape,
+    to_html,
+    write_csv,
+    write_html,
+    write_rtf,
+    write_table,
+)
+
+
+def make_table() -> DisplayTable:
+    """A nested SOC/PT table with a row group, special characters and a negative number."""
+    b = ard.ArdBuilder("SAF-AESOCPT")
+    soc = {"AESOC": "Infections & <infestations>"}
+    pt = {**soc, "AEDECOD": "=HYPERLINK(\"http://x\")"}
+    b.add("USUBJID", "n", 3, groups=soc)
+    b.add("USUBJID", "pct", 30.0, groups=soc)
+    b.add("USUBJID", "n", 2, groups=pt)
+    b.add("USUBJID", "pct", 20.0, groups=pt)
+    b2 = ard.ArdBuilder("SAF-LBSUM", {"PARAMCD": "TBIL"})
+    b2.add_many("CHG", {"mean": -1.5, "sd": 0.123456}, variable_level="-2", method="@method")
+    a = ard.bind([b.frame(), b2.frame()])
+
+    def fmt(n: float, pct: float) -> str:
+        return fmt_n_pct(n, None, pct=pct)
+
+    t = TableBuilder(
+        "14.3.1.2", "TEAEs by SOC & PT {grade \u2265 3}", "Safety Set",
+        [Column("msc", header_with_n("MSC bioreactor", 10))],
+        footnotes=["TEAE: treatment-emergent adverse event <b>.", "Grade \u2265 3: severe."],
+        stub_header="System organ class\n  Preferred term",
+    )
+    t.add_row("Infections & <infestations>",
+              {"msc": cell_from_ard(a, "SAF-AESOCPT", ["n", "pct"], soc, fmt, exact_groups=True)},
+              group="Any grade")
+    t.add_row("=HYPERLINK(\"http://x\")",
+              {"msc": cell_from_ard(a, "SAF-AESOCPT", ["n", "pct"], pt, fmt)},
+              indent=1, group="Any grade")
+    t.add_row("Change in TBIL, mean (SD)",
+              {"msc": cell_from_ard(a, "SAF-LBSUM", ["mean", "sd"], {"PARAMCD": "TBIL"},
+                                    lambda m, s: fmt_mean_sd(m, s, 1))},
+              group="Laboratory")
+    return t.build()
+
+
+# ------------------------------------------------------------------------------------------ CSV
+
+
+def test_neutralise_csv_text() -> None:
+    # OWASP "CSV Injection": cells beginning with = + - @ tab CR are formulas to spreadsheets.
+    assert neutralise_csv_text("=1+2") == "'=1+2"
+    assert neutralise_csv_text("+cmd") == "'+cmd"
+    assert neutralise_csv_text("-2+3+cmd|' /C calc'!A0") == "'-2+3+cmd|' /C calc'!A0"
+    assert neutralise_csv_text("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralise_csv_text("\tx") == "'\tx"
+    assert neutralise_csv_text("\rx") == "'\rx"
+    # numbers, and text that is a plain number, stay as they are
+    assert neutralise_csv_text("-1.5") == "-1.5"
+    assert neutralise_csv_text("+3") == "+3"
+    assert neutralise_csv_text("-2e-3") == "-2e-3"
+    assert neutralise_csv_text(-1.5) == -1.5
+    assert neutralise_csv_text("Sepsis") == "Sepsis"
+    assert neutralise_csv_text("") == ""
+
+
+def test_write_csv_is_tidy_unrounded_and_neutralised(tmp_path: Path) -> None:
+    t = make_table()
+    path = write_csv(t, tmp_path / "t.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6  # one per displayed number
+    assert list(rows[0]) == list(t.data.columns)
+    pt_rows = [r for r in rows if r["row"] == "1"]
+    assert {r["row_label"] for r in pt_rows} == {"'=HYPERLINK(\"http://x\")"}
+    assert {r["group2_level"] for r in pt_rows} == {"'=HYPERLINK(\"http://x\")"}
+    lab = [r for r in rows if r["analysis_id"] == "SAF-LBSUM"]
+    assert [r["stat"] for r in lab] == ["-1.5", "0.123456"]  # numeric, unrounded, not prefixed
+    assert {r["variable_level"] for r in lab} == {"-2"}      # plain-number text kept
+    assert {r["method"] for r in lab} == {"'@method"}
+    # display text starting with "-" is text, not a number: neutralised
+    assert {r["cell_text"] for r in lab} == {"'-1.5 (0.12)"}
+    raw = path.read_bytes()
+    assert b"\r\n" not in raw
+
+
+def test_write_csv_full_precision(tmp_path: Path) -> None:
+    b = ard.ArdBuilder("X")
+    b.add("V", "mean", 1 / 3)
+    t = TableBuilder("1", "T", "P", [Column("a", "A")])
+    t.add_row("r", {"a": cell_from_ard(b.frame(), "X", "mean", {}, lambda m: f"{m:.2f}")})
+    path = write_csv(t.build(), tmp_path / "t.csv")
+    back = pd.read_csv(path)
+    assert back["stat"].iloc[0] == 1 / 3  # round-trips exactly
+
+
+# ----------------------------------------------------------------------------------------- HTML
+
+
+class _TableParser(HTMLParser):
+    """Collects caption, header cells (with scope), body rows and footer text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = ""
+        self.caption = ""
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[list[tuple[str, str, dict]]] = []
+        self.foot: list[str] = []
+        self._cell: list[str] | None = None
+        self._attrs: dict = {}
+        self._tag = ""
+        self.tables = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.tables += 1
+        if tag in ("caption", "thead", "tbody", "tfoot"):
+            self.section = tag
+        if tag == "tr" and self.section == "tbody":
+            self.body.append([])
+        if tag in ("th", "td"):
+            self._cell, self._attrs, self._tag = [], a, tag
+        if tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+        if tag == "br" and self.section == "caption":
+            self.caption += "\n"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("th", "td") and self._cell is not None:
+            text = "".join(self._cell)
+            if self.section == "thead":
+                self.headers.append((text, self._attrs.get("scope", "")))
+            elif self.section == "tbody":
+                self.body[-1].append((self._tag, text, self._attrs))
+            elif self.section == "tfoot":
+                self.foot.append(text)
+            self._cell = None
+        if tag == "caption":
+            self.section = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self.section == "caption":
+            self.caption += data
+
+
+def test_to_html_structure_and_escaping() -> None:
+    t = make_table()
+    fragment = to_html(t)
+    p = _TableParser()
+    p.feed(fragment)
+    assert p.tables == 1 and fragment.startswith("<table")
+    assert fragment.rstrip().endswith("</table>")
+    assert p.caption.split("\n") == ["Table 14.3.1.2 TEAEs by SOC & PT {grade \u2265 3}",
+                                     "Safety Set"]
+    assert p.headers == [("System organ class\n  Preferred term", "col"),
+                         ("MSC bioreactor\nN = 10", "col")]
+    # group heading rows, then data rows with a row header and a data cell
+    kinds = [[(tag, attrs.get("scope", "")) for tag, _, attrs in row] for row in p.body]
+    assert kinds == [[("th", "rowgroup")], [("th", "row"), ("td", "")],
+                     [("th", "row"), ("td", "")], [("th", "rowgroup")],
+                     [("th", "row"), ("td", "")]]
+    texts = [[text for _, text, _ in row] for row in p.body]
+    assert texts[1] == ["Infections & <infestations>", "3 (30.0)"]
+    assert texts[2] == ["=HYPERLINK(\"http://x\")", "2 (20.0)"]
+    assert texts[4] == ["Change in TBIL, mean (SD)", "-1.5 (0.12)"]
+    assert p.body[2][0][2]["class"] == "indent-1" and "padding-left" in p.body[2][0][2]["style"]
+    assert p.foot[:2] == ["TEAE: treatment-emergent adverse event <b>.", "Grade \u2265 3: severe."]
+    assert "SAF-AESOCPT, SAF-LBSUM" in p.foot[2]
+    # escaped in the markup
+    assert "&lt;infestations&gt;" in fragment and "<infestations>" not in fragment
+    assert "&lt;b&gt;" in fragment and "&quot;http://x&quot;" in fragment
+    assert fragment.count("<tbody>") == 2
+
+
+def test_write_html_is_a_complete_page(tmp_path: Path) -> None:
+    path = write_html(make_table(), tmp_path / "t.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert "<meta charset=\"utf-8\">" in text and "<style>" in text
+    assert "<title>Table 14.3.1.2 TEAEs by SOC &amp; PT" in text
+    assert text.rstrip().endswith("</html>")
+
+
+# ------------------------------------------------------------------------------------------ RTF
+
+
+def rtf_text(code: str) -> str:
+    """Plain text of RTF: \\uN? to characters, escaped symbols kept, control words dropped."""
+    code = re.sub(r"\\u(-?\d+)\?", lambda m: chr(int(m.group(1)) % 65536), code)
+    code = code.replace("\\line ", "\n").replace("\\line", "\n")
+    code = code.replace("\\\\", "\x00").replace("\\{", "\x01").replace("\\}", "\x02")
+    code = re.sub(r"\\\*?[a-z]+-?\d* ?", "", code)
+    code = code.replace("{", "").replace("}", "")
+    return code.replace("\x00", "\\").replace("\x01", "{").replace("\x02", "}")
+
+
+def test_rtf_escape() -> None:
+    assert rtf_escape("a{b}\\c") == "a\\{b\\}\\\\c"
+    assert rtf_escape("\u2265 \u00e9") == "\\u8805? \\u233?"
+    assert rtf_escape("\uff01") == "\\u-255?"  # above 32767: signed 16 bit
+    # UTF-16 surrogate pair: "\U0001d6fc".encode("utf-16-be") is d835 defc
+    assert rtf_escape("\U0001d6fc") == "\\u-10187?\\u-8452?"
+    assert rtf_escape("a\nb") == "a\\line b"
+
+
+def test_write_rtf_content(tmp_path: Path) -> None:
+    t = make_table()
+    path = write_rtf(t, tmp_path / "t.rtf", page_header="NCT06904755 interim analysis")
+    raw = path.read_bytes()
+    raw.decode("ascii")  # pure ASCII
+    code = raw.decode("ascii")
+    assert code.startswith("{\\rtf1")
+    assert code.count("{") - code.count("\\{") == code.count("}") - code.count("\\}")
+    # page number fields and landscape letter
+    assert "{\\field{\\*\\fldinst PAGE }}" in code
+    assert "{\\field{\\*\\fldinst NUMPAGES }}" in code
+    assert "\\landscape" in code and "\\paperw15840\\paperh12240" in code
+    assert "\\f8" in code and "Courier New" in code
+    text = rtf_text(code)
+    assert "Table 14.3.1.2 TEAEs by SOC & PT {grade \u2265 3}" in text
+    assert "Safety Set" in text
+    assert "System organ class\n  Preferred term" in text
+    assert "MSC bioreactor\nN = 10" in text
+    assert "TEAE: treatment-emergent adverse event <b>." in text
+    assert "Grade \u2265 3: severe." in text
+    assert "NCT06904755 interim analysis" in text
+    assert "Infections & <infestations>" in text and "3 (30.0)" in text
+    assert "-1.5 (0.12)" in text
+    assert "Any grade" in text and "Laboratory" in text
+    # the PT row is indented more than its SOC row (\li in twips)
+    soc_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f8 Infections", code)
+    pt_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f8 =HYPERLINK", code)
+    assert soc_li and pt_li and int(pt_li.group(1)) > int(soc_li.group(1))
+
+
+def test_write_rtf_a4_and_pagination(tmp_path: Path) -> None:
+    b = TableBuilder("16.2.7.1", "Listing of serious AEs", "Safety Set",
+                     [Column("a", "Term"), Column("b", "Grade", align="right")])
+    for i in range(60):
+        b.add_row(f"Subject {i:03d}", {"a": f"Event {i}", "b": str(i % 5 + 1)})
+    t = b.build()
+    code = write_rtf(t, tmp_path / "l.rtf", paper="a4", rows_per_page=20).read_text("ascii")
+    assert "\\paperw16834\\paperh11909" in code  # 11.69 x 8.27 in, in twips
+    assert code.count("\\page") >= 3
+    # the column header repeats on every page
+    assert code.count("{\\f8 Grade}") == code.count("\\page") + 1
+    assert "Subject 059" in code
+    with pytest.raises(ValueError, match="paper"):
+        write_rtf(t, tmp_path / "x.rtf", paper="legal")
+
+
+# ---------------------------------------------------------------------------------- all formats
+
+
+def test_write_table_is_deterministic(tmp_path: Path) -> None:
+    t = make_table()
+    first = write_table(t, tmp_path / "one", "t14_3_1_2")
+    second = write_table(make_table(), tmp_path / "two", "t14_3_1_2")
+    assert set(first) == {"csv", "html", "rtf"}
+    for fmt in first:
+        assert first[fmt].name == f"t14_3_1_2.{fmt}"
+        assert first[fmt].read_bytes() == second[fmt].read_bytes(), fmt
