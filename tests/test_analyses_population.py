@@ -9,23 +9,6 @@ import pytest
 from msc_analysis.analyses.population import analysis_sets, demographics, disposition
 
 
-def _adsl() -> pd.DataFrame:
-    return pd.DataFrame({
-        "USUBJID": [f"S{i}" for i in range(1, 6)],
-        "AGE": [30, 45, 52, 61, 38],
-        "SEX": ["M", "F", "M", "M", "F"],
-        "ETIOL": ["HBV", "HBV", "ALCOHOL", "HBV", "DRUG-INDUCED"],
-        "ENRLFL": ["Y"] * 5,
-        "SAFFL": ["Y", "Y", "Y", "Y", "N"],
-        "FASFL": ["Y", "Y", "N", "Y", "N"],
-        "PPROTFL": ["Y", "N", "N", "Y", "N"],
-        "EOSSTT": ["COMPLETED", "DISCONTINUED", "DISCONTINUED", "ONGOING", "DISCONTINUED"],
-        "DCSREAS": ["", "DEATH", "LIVER TRANSPLANT", "", "WITHDRAWAL BY SUBJECT"],
-        "DTHFL": ["", "Y", "", "", ""],
-        "LTXFL": ["", "", "Y", "", ""],
-    })
-
-
 def _stat(ard: pd.DataFrame, var: str, name: str, level: str = "") -> float:
     rows = ard[(ard["variable"] == var) & (ard["stat_name"] == name)
                & (ard["variable_level"] == level)]
@@ -33,8 +16,8 @@ def _stat(ard: pd.DataFrame, var: str, name: str, level: str = "") -> float:
     return float(rows["stat"].iloc[0])
 
 
-def test_analysis_sets_counts() -> None:
-    ard = analysis_sets(_adsl())
+def test_analysis_sets_counts(small_adsl: pd.DataFrame) -> None:
+    ard = analysis_sets(small_adsl)
     assert _stat(ard, "ENRLFL", "N") == 5
     assert _stat(ard, "SAFFL", "n", "SAF") == 4
     assert _stat(ard, "FASFL", "n", "FAS") == 3
@@ -43,8 +26,8 @@ def test_analysis_sets_counts() -> None:
     assert set(ard["analysis_id"]) == {"ASETS"}
 
 
-def test_disposition_counts_and_reasons() -> None:
-    ard = disposition(_adsl())
+def test_disposition_counts_and_reasons(small_adsl: pd.DataFrame) -> None:
+    ard = disposition(small_adsl)
     assert _stat(ard, "STATUS", "n", "Treated (at least one session started)") == 4
     assert _stat(ard, "STATUS", "n", "Completed the study") == 1
     assert _stat(ard, "STATUS", "n", "Discontinued the study") == 3
@@ -55,10 +38,10 @@ def test_disposition_counts_and_reasons() -> None:
     assert _stat(ard, "DCSREAS", "pct", "WITHDRAWAL BY SUBJECT") == pytest.approx(20.0)
 
 
-def test_demographics_by_hand() -> None:
+def test_demographics_by_hand(small_adsl: pd.DataFrame) -> None:
     labs = pd.DataFrame({"USUBJID": ["S1", "S2", "S3", "S4"], "PARAMCD": ["TBIL"] * 4,
                          "BASE": [200.0, 400.0, 800.0, 300.0]})
-    ard = demographics(_adsl(), labs, log_params={"TBIL": True})
+    ard = demographics(small_adsl, labs, log_params={"TBIL": True})
     ages = np.array([30, 45, 52, 61, 38], float)
     assert _stat(ard, "AGE", "mean") == pytest.approx(45.2)
     assert _stat(ard, "AGE", "sd") == pytest.approx(ages.std(ddof=1))
@@ -71,8 +54,8 @@ def test_demographics_by_hand() -> None:
     assert base["geo_mean"] == pytest.approx((200 * 400 * 800 * 300) ** 0.25)
 
 
-def test_grouping_gives_one_column_per_level() -> None:
-    adsl = _adsl().assign(TRT01A=["A", "A", "B", "B", "B"])
+def test_grouping_gives_one_column_per_level(small_adsl: pd.DataFrame) -> None:
+    adsl = small_adsl.assign(TRT01A=["A", "A", "B", "B", "B"])
     ard = analysis_sets(adsl, by="TRT01A")
     n = ard[ard["stat_name"] == "N"].set_index("group1_level")["stat"]
     assert dict(n) == {"A": 2.0, "B": 3.0}
