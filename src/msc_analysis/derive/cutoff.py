@@ -83,7 +83,8 @@ def apply_cutoff(
         if date_var in frame.columns:
             after = frame[date_var] >= end
             for idx in frame.index[after]:
-                issues.add(source=SOURCE, rule="after-cutoff", file=name, row=int(idx) + 1,
+                file, row = _origin(frame, idx, name)
+                issues.add(source=SOURCE, rule="after-cutoff", file=file, row=row,
                            usubjid=str(frame.at[idx, "USUBJID"]), variable=date_var,
                            severity="excluded",
                            message=f"{date_var} {frame.at[idx, date_var]} is after the cut-off "
@@ -95,6 +96,13 @@ def apply_cutoff(
         changes["adae"] = _ongoing_aes(changes["adae"], end)
     changes["adsl"] = _status_at_cutoff(adsl, changes.get("adex"), day, end)
     return dataclasses.replace(study, **changes), day
+
+
+def _origin(frame: pd.DataFrame, idx: object, dataset: str) -> tuple[str, int | None]:
+    """File and 1-based data row of a record: the loader's ``_file``/``_row`` when present."""
+    if "_file" in frame.columns and "_row" in frame.columns:
+        return str(frame.at[idx, "_file"]), int(frame.at[idx, "_row"])
+    return dataset, None
 
 
 def _enrolment_date(adsl: pd.DataFrame) -> pd.Series:
