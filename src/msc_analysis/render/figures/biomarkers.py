@@ -1,0 +1,560 @@
+"""Figures of section 14.2 (biomarkers, Full Analysis Set).
+
+- F14.2.1 :func:`spaghetti` / :func:`spaghetti_grid`: individual trajectories over the scheduled
+  visits with the (geometric) mean and its confidence interval;
+- F14.2.2 :func:`prepost_paired`: pre- and post-session values, one panel per session;
+- F14.2.3 :func:`waterfall`: percent change from baseline per subject at two visits;
+- F14.2.4 :func:`forest`: geometric mean ratios post/pre with confidence intervals.
+
+Each function takes derived data frames (or rows built from the ARD by the caller) and returns a
+:class:`matplotlib.figure.Figure`; the caller saves it (``render.style.save_figure``) and closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from scipy import stats as sps
+
+from msc_analysis.render.figures._common import (
+    FIGSIZE,
+    GREY,
+    ParameterSpec,
+    as_float,
+    check_columns,
+    finish_axes,
+    finite_positive,
+    log_limits,
+    new_figure,
+    no_data,
+    set_log_axis,
+    short_id,
+    styled,
+)
+from msc_analysis.render.formatting import fmt_ci, fmt_num
+from msc_analysis.render.style import OKABE_ITO
+
+__all__ = [
+    "DEFAULT_VISITS",
+    "forest",
+    "mean_ci_by_visit",
+    "prepost_paired",
+    "spaghetti",
+    "spaghetti_grid",
+    "waterfall",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Scheduled visits of the biomarker profiles: (AVISIT, AVISITN), AVISITN being the study day.
+DEFAULT_VISITS: tuple[tuple[str, float], ...] = (
+    ("Baseline", 0.0), ("Day 7", 7.0), ("Day 14", 14.0), ("Day 28", 28.0))
+
+_VALUE_COLUMNS = ("USUBJID", "AVISIT", "AVISITN", "AVAL")
+_MEAN_COLUMNS = ("AVISIT", "AVISITN", "estimate", "conf_low", "conf_high")
+_PAIR_COLUMNS = ("USUBJID", "SESSNUM", "PRE", "POST")
+_PCHG_COLUMNS = ("USUBJID", "AVISIT", "PCHG")
+_FOREST_COLUMNS = ("label", "estimate", "conf_low", "conf_high", "n")
+
+_DECREASE = OKABE_ITO["blue"]
+_INCREASE = OKABE_ITO["vermillion"]
+_NO_CHANGE = GREY
+
+
+def _pct(conf_level: float) -> str:
+    return f"{100 * conf_level:g}%"
+
+
+def _filter_param(frame: pd.DataFrame, paramcd: str | None) -> pd.DataFrame:
+    if paramcd is not None and "PARAMCD" in frame.columns:
+        return frame.loc[frame["PARAMCD"].astype(str) == str(paramcd)]
+    return frame
+
+
+# ------------------------------------------------------------------------------------------------
+# F14.2.1 spaghetti
+# ------------------------------------------------------------------------------------------------
+
+
+def mean_ci_by_visit(values: pd.DataFrame, log_scale: bool, conf_level: float = 0.95
+                     ) -> pd.DataFrame:
+    """Mean (geometric mean on the log scale) and t confidence interval at each visit.
+
+    Linear: ``mean +/- t(1 - alpha/2, n - 1) * sd / sqrt(n)``; log: the same on ``log(AVAL)``,
+    back-transformed (non-positive values are left out). The interval is missing when n < 2.
+
+    Parameters
+    ----------
+    values : DataFrame
+        Columns ``AVISIT``, ``AVISITN``, ``AVAL``.
+    log_scale : bool
+        Geometric mean and interval.
+    conf_level : float
+        Confidence level.
+
+    Returns
+    -------
+    DataFrame
+        ``AVISIT``, ``AVISITN``, ``n``, ``estimate``, ``conf_low``, ``conf_high``, by AVISITN.
+    """
+    check_columns(values, ("AVISIT", "AVISITN", "AVAL"), "mean_ci_by_visit", "values")
+    rows = []
+    frame = values.assign(_x=as_float(values["AVAL"]), _n=as_float(values["AVISITN"]))
+    for (visitn, visit), grp in frame.groupby(["_n", "AVISIT"], sort=True):
+        x = grp["_x"].to_numpy(float)
+        x = x[finite_positive(x)] if log_scale else x[np.isfinite(x)]
+        if log_scale:
+            x = np.log(x)
+        n = int(x.size)
+        est = float(np.mean(x)) if n else math.nan
+        if n >= 2:
+            half = float(sps.t.ppf(0.5 + conf_level / 2, n - 1) * np.std(x, ddof=1) / math.sqrt(n))
+            low, high = est - half, est + half
+        else:
+            low = high = math.nan
+        if log_scale:
+            est, low, high = math.exp(est), math.exp(low), math.exp(high)
+        rows.append({"AVISIT": str(visit), "AVISITN": float(visitn), "n": n, "estimate": est,
+                     "conf_low": low, "conf_high": high})
+    return pd.DataFrame(rows, columns=["AVISIT", "AVISITN", "n", "estimate", "conf_low",
+                                       "conf_high"])
+
+
+def _visit_axis(values: pd.DataFrame, mean_ci: pd.DataFrame | None,
+                visits: Sequence[tuple[str, float]] | None) -> list[tuple[str, float]]:
+    """Visits (name, AVISITN) shown on the x-axis: the scheduled ones plus any in the data."""
+    found: dict[str, float] = {str(v): float(n) for v, n in (visits or DEFAULT_VISITS)}
+    for frame in (values, mean_ci):
+        if frame is None or frame.empty:
+            continue
+        for v, n in zip(frame["AVISIT"].astype(str), as_float(frame["AVISITN"]), strict=True):
+            found.setdefault(v, float(n))
+    return sorted(found.items(), key=lambda item: (item[1], item[0]))
+
+
+def _draw_spaghetti(ax: Axes, values: pd.DataFrame, spec: ParameterSpec,
+                    mean_ci: pd.DataFrame | None, conf_level: float,
+                    visits: Sequence[tuple[str, float]] | None) -> None:
+    values = values.assign(_x=as_float(values["AVISITN"]), _y=as_float(values["AVAL"]))
+    values = values.loc[np.isfinite(values["_y"])]
+    n_hidden = 0
+    if spec.log_scale:
+        keep = finite_positive(values["_y"].to_numpy(float))
+        n_hidden = int((~keep).sum())
+        values = values.loc[keep]
+    if values.empty:
+        no_data(ax, f"{spec.label}: no values")
+        ax.set_title(spec.label)
+        return
+    if mean_ci is None:
+        mean_ci = mean_ci_by_visit(values.drop(columns=["_x", "_y"]), spec.log_scale, conf_level)
+    axis_visits = _visit_axis(values, mean_ci, visits)
+    for usubjid, grp in values.sort_values(["USUBJID", "_x"], kind="stable").groupby(
+            "USUBJID", sort=True):
+        ax.plot(grp["_x"], grp["_y"], color=GREY, lw=0.8, alpha=0.8, marker=".", ms=4,
+                gid=f"subject-{usubjid}", zorder=1)
+    m = mean_ci.assign(_x=as_float(mean_ci["AVISITN"])).sort_values("_x", kind="stable")
+    est = as_float(m["estimate"])
+    low, high = as_float(m["conf_low"]), as_float(m["conf_high"])
+    ok = np.isfinite(est)
+    err = np.vstack([np.where(np.isfinite(low), est - low, 0.0),
+                     np.where(np.isfinite(high), high - est, 0.0)])
+    ax.errorbar(m["_x"].to_numpy(float)[ok], est[ok], yerr=err[:, ok], color=OKABE_ITO["black"],
+                lw=1.8, marker="o", ms=5, capsize=3, zorder=3, gid="mean")
+    ax.set_xticks([n for _, n in axis_visits], [v for v, _ in axis_visits])
+    xs = [n for _, n in axis_visits]
+    span = (max(xs) - min(xs)) or 1.0
+    ax.set_xlim(min(xs) - 0.05 * span, max(xs) + 0.05 * span)
+    observed = set(values["AVISIT"].astype(str))
+    for visit, n in axis_visits:
+        if visit not in observed:
+            ax.text(n, 0.5, "no values", transform=ax.get_xaxis_transform(), rotation=90,
+                    ha="center", va="center", fontsize=9, color=GREY, gid=f"no-values-{visit}")
+    if spec.log_scale:
+        ys = [*values["_y"], *low[np.isfinite(low)], *high[np.isfinite(high)]]
+        set_log_axis(ax, "y", *log_limits(ys, pad=1.15))
+    if n_hidden:
+        ax.text(0.99, 0.99, f"{n_hidden} value(s) <= 0 not shown", transform=ax.transAxes,
+                ha="right", va="top", fontsize=9, color=GREY)
+    ax.set_ylabel(spec.axis_label())
+    ax.set_title(spec.label)
+    finish_axes(ax)
+
+
+def _spaghetti_legend(log_scale: bool, conf_level: float) -> list[Line2D]:
+    what = "Geometric mean" if log_scale else "Mean"
+    return [
+        Line2D([], [], color=GREY, lw=0.8, marker=".", label="Individual subjects"),
+        Line2D([], [], color=OKABE_ITO["black"], lw=1.8, marker="o",
+               label=f"{what} ({_pct(conf_level)} CI)"),
+    ]
+
+
+@styled
+def spaghetti(
+    values: pd.DataFrame,
+    paramcd: str,
+    label: str,
+    unit: str = "",
+    log_scale: bool = False,
+    mean_ci: pd.DataFrame | None = None,
+    *,
+    conf_level: float = 0.95,
+    visits: Sequence[tuple[str, float]] | None = None,
+    figsize: tuple[float, float] = FIGSIZE,
+) -> Figure:
+    """F14.2.1: individual trajectories of one biomarker over the scheduled visits.
+
+    One thin grey line per subject (``gid = "subject-<USUBJID>"``), with the mean and its
+    confidence interval (geometric, on a log axis, when ``log_scale``) in black (``gid="mean"``).
+    The x position of a visit is its ``AVISITN`` (the study day); a scheduled visit without any
+    value is labelled "no values".
+
+    Parameters
+    ----------
+    values : DataFrame
+        ``USUBJID``, ``AVISIT``, ``AVISITN``, ``AVAL`` (and optionally ``PARAMCD``, then only
+        rows of ``paramcd`` are used). Missing ``AVAL`` is skipped; on a log axis values <= 0
+        are not shown (the panel says how many).
+    paramcd, label, unit : str
+        Parameter code, label and unit (axis label ``"label (unit)"``).
+    log_scale : bool
+        Log y-axis and geometric mean.
+    mean_ci : DataFrame, optional
+        ``AVISIT``, ``AVISITN``, ``estimate``, ``conf_low``, ``conf_high`` (optionally
+        ``PARAMCD``), e.g. from the PP-FU ARD rows. Default: :func:`mean_ci_by_visit` of
+        ``values`` (t interval).
+    conf_level : float
+        Confidence level, for the legend and the default interval.
+    visits : sequence of (str, float), optional
+        Scheduled visits (AVISIT, AVISITN) always on the x-axis; default :data:`DEFAULT_VISITS`.
+    figsize : (float, float)
+        Figure size in inches.
+    """
+    check_columns(values, _VALUE_COLUMNS, "F14.2.1 spaghetti", "values")
+    if mean_ci is not None:
+        check_columns(mean_ci, _MEAN_COLUMNS, "F14.2.1 spaghetti", "mean_ci")
+        mean_ci = _filter_param(mean_ci, paramcd)
+    spec = ParameterSpec(paramcd, label, unit, log_scale)
+    fig = new_figure(figsize)
+    ax = fig.add_subplot()
+    _draw_spaghetti(ax, _filter_param(values, paramcd), spec, mean_ci, conf_level, visits)
+    ax.set_title("")
+    ax.set_xlabel("Visit")
+    ax.legend(handles=_spaghetti_legend(log_scale, conf_level), loc="best", frameon=False)
+    return fig
+
+
+@styled
+def spaghetti_grid(
+    values: pd.DataFrame,
+    parameters: Sequence[ParameterSpec],
+    mean_ci: pd.DataFrame | None = None,
+    *,
+    ncols: int = 3,
+    conf_level: float = 0.95,
+    visits: Sequence[tuple[str, float]] | None = None,
+    panel_size: tuple[float, float] = (2.9, 2.4),
+) -> Figure:
+    """F14.2.1 as small multiples: one :func:`spaghetti` panel per parameter.
+
+    Parameters
+    ----------
+    values : DataFrame
+        ``PARAMCD``, ``USUBJID``, ``AVISIT``, ``AVISITN``, ``AVAL``.
+    parameters : sequence of ParameterSpec
+        Panels in order (``ParameterSpec.from_parameter(sap.parameters[code])`` builds one).
+    mean_ci : DataFrame, optional
+        ``PARAMCD``, ``AVISIT``, ``AVISITN``, ``estimate``, ``conf_low``, ``conf_high``; default
+        computed per parameter by :func:`mean_ci_by_visit`.
+    ncols : int
+        Panels per row.
+    conf_level : float
+        Confidence level.
+    visits : sequence of (str, float), optional
+        Scheduled visits always on the x-axis.
+    panel_size : (float, float)
+        Size of one panel in inches.
+    """
+    check_columns(values, ("PARAMCD", *_VALUE_COLUMNS), "F14.2.1 spaghetti_grid", "values")
+    if mean_ci is not None:
+        check_columns(mean_ci, ("PARAMCD", *_MEAN_COLUMNS), "F14.2.1 spaghetti_grid", "mean_ci")
+    specs = list(parameters)
+    if not specs:
+        fig = new_figure(FIGSIZE)
+        no_data(fig.add_subplot(), "No parameters")
+        return fig
+    ncols = max(1, min(ncols, len(specs)))
+    nrows = math.ceil(len(specs) / ncols)
+    fig = new_figure((panel_size[0] * ncols, panel_size[1] * nrows + 0.5))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, spec in enumerate(specs):
+        ax = axes[i // ncols][i % ncols]
+        mc = None if mean_ci is None else _filter_param(mean_ci, spec.paramcd)
+        _draw_spaghetti(ax, _filter_param(values, spec.paramcd), spec, mc, conf_level, visits)
+        ax.set_ylabel(spec.unit)
+        ax.tick_params(axis="x", labelrotation=35)
+        for tick_label in ax.get_xticklabels():
+            tick_label.set_horizontalalignment("right")
+    for j in range(len(specs), nrows * ncols):
+        axes[j // ncols][j % ncols].set_axis_off()
+    any_log = any(s.log_scale for s in specs)
+    handles = _spaghetti_legend(False, conf_level)
+    if any_log:
+        handles[1].set_label(f"Mean ({_pct(conf_level)} CI; geometric on log axes)")
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# F14.2.2 pre/post paired plots
+# ------------------------------------------------------------------------------------------------
+
+
+def _summary(x: np.ndarray, log_scale: bool) -> float:
+    x = x[finite_positive(x)] if log_scale else x[np.isfinite(x)]
+    if not x.size:
+        return math.nan
+    return float(np.exp(np.mean(np.log(x)))) if log_scale else float(np.mean(x))
+
+
+@styled
+def prepost_paired(
+    pairs: pd.DataFrame,
+    paramcd: str,
+    label: str,
+    unit: str = "",
+    log_scale: bool = False,
+    *,
+    figsize: tuple[float, float] = FIGSIZE,
+) -> Figure:
+    """F14.2.2: pre- versus post-session values, one panel per session.
+
+    Each subject is a line from PRE to POST (``gid = "subject-<USUBJID>"``), blue when the value
+    fell, vermillion when it rose, grey when unchanged; a subject with only one of the two
+    values is a single marker. The (geometric, when ``log_scale``) mean of the subjects with
+    both values is the thick black line (``gid="summary"``). Panels share the y-axis.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``USUBJID``, ``SESSNUM``, ``PRE``, ``POST`` (optionally ``PARAMCD``: rows of ``paramcd``
+        only), as from :func:`msc_analysis.derive.sessions.derive_session_pairs`.
+    paramcd, label, unit : str
+        Parameter code, label, unit.
+    log_scale : bool
+        Log y-axis and geometric mean.
+    figsize : (float, float)
+        Figure size in inches.
+    """
+    check_columns(pairs, _PAIR_COLUMNS, "F14.2.2 prepost_paired", "pairs")
+    data = _filter_param(pairs, paramcd)
+    data = data.assign(_pre=as_float(data["PRE"]), _post=as_float(data["POST"]),
+                       _s=as_float(data["SESSNUM"]))
+    ok = (finite_positive if log_scale else np.isfinite)
+    data = data.assign(_pre=data["_pre"].where(ok(data["_pre"].to_numpy(float))),
+                       _post=data["_post"].where(ok(data["_post"].to_numpy(float))))
+    data = data.loc[data["_pre"].notna() | data["_post"].notna()]
+    fig = new_figure(figsize)
+    sessions = sorted(s for s in data["_s"].unique() if np.isfinite(s))
+    if not sessions:
+        no_data(fig.add_subplot(), f"{label}: no session values")
+        return fig
+    axes = fig.subplots(1, len(sessions), sharey=True, squeeze=False)[0]
+    for ax, sess in zip(axes, sessions, strict=True):
+        grp = data.loc[data["_s"] == sess].sort_values("USUBJID", kind="stable")
+        for usubjid, pre, post in zip(grp["USUBJID"], grp["_pre"].to_numpy(float),
+                                      grp["_post"].to_numpy(float), strict=True):
+            if math.isfinite(pre) and math.isfinite(post):
+                colour = _DECREASE if post < pre else _INCREASE if post > pre else _NO_CHANGE
+                ax.plot([0, 1], [pre, post], color=colour, lw=0.9, marker="o", ms=3.5,
+                        alpha=0.85, gid=f"subject-{usubjid}")
+            else:
+                x, y = (0, pre) if math.isfinite(pre) else (1, post)
+                ax.plot([x], [y], color=GREY, marker="o", ms=3.5, ls="none",
+                        gid=f"single-{usubjid}")
+        both = grp.loc[grp["_pre"].notna() & grp["_post"].notna()]
+        if both.empty:
+            ax.text(0.5, 0.5, "No paired values", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=9, color=GREY)
+        else:
+            ax.plot([0, 1], [_summary(both["_pre"].to_numpy(float), log_scale),
+                             _summary(both["_post"].to_numpy(float), log_scale)],
+                    color=OKABE_ITO["black"], lw=2.5, marker="D", ms=6, zorder=4, gid="summary")
+        ax.set_xticks([0, 1], ["Pre", "Post"])
+        ax.set_xlim(-0.3, 1.3)
+        ax.set_title(f"Session {sess:g}")
+        finish_axes(ax)
+    axes[0].set_ylabel(ParameterSpec(paramcd, label, unit).axis_label())
+    if log_scale:
+        ys = [*data["_pre"].dropna(), *data["_post"].dropna()]
+        set_log_axis(axes[0], "y", *log_limits(ys, pad=1.15))
+    what = "Geometric mean" if log_scale else "Mean"
+    handles = [Line2D([], [], color=_DECREASE, marker="o", ms=3.5, label="Decrease"),
+               Line2D([], [], color=_INCREASE, marker="o", ms=3.5, label="Increase"),
+               Line2D([], [], color=OKABE_ITO["black"], lw=2.5, marker="D",
+                      label=f"{what} (subjects with both values)")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# F14.2.3 waterfall
+# ------------------------------------------------------------------------------------------------
+
+
+@styled
+def waterfall(
+    pchg: pd.DataFrame,
+    label: str,
+    *,
+    visits: Sequence[str] = ("Day 7", "Day 28"),
+    paramcd: str | None = None,
+    figsize: tuple[float, float] = FIGSIZE,
+) -> Figure:
+    """F14.2.3: percent change from baseline per subject, one panel per visit.
+
+    Bars sorted from the largest increase (left) to the largest decrease (right), ties by
+    ``USUBJID``; blue for a decrease, vermillion for an increase, grey for no change. Each bar
+    has ``gid = "bar-<USUBJID>"``. A visit without values says so; subjects with a missing
+    ``PCHG`` at a visit are counted in the panel.
+
+    Parameters
+    ----------
+    pchg : DataFrame
+        ``USUBJID``, ``AVISIT``, ``PCHG`` (percent, e.g. -35.2); optionally ``PARAMCD``.
+    label : str
+        Parameter label (y-axis "Change from baseline in <label> (%)").
+    visits : sequence of str
+        ``AVISIT`` values, one panel each.
+    paramcd : str, optional
+        Keep only rows of this ``PARAMCD``.
+    figsize : (float, float)
+        Figure size in inches.
+    """
+    check_columns(pchg, _PCHG_COLUMNS, "F14.2.3 waterfall", "pchg")
+    data = _filter_param(pchg, paramcd)
+    data = data.assign(_y=as_float(data["PCHG"]), _v=data["AVISIT"].astype(str))
+    fig = new_figure(figsize)
+    if not visits:
+        no_data(fig.add_subplot(), "No visits")
+        return fig
+    axes = fig.subplots(1, len(visits), sharey=True, squeeze=False)[0]
+    for ax, visit in zip(axes, visits, strict=True):
+        grp = data.loc[data["_v"] == str(visit)]
+        n_missing = int(grp["_y"].isna().sum())
+        grp = grp.loc[grp["_y"].notna()]
+        grp = grp.assign(_id=grp["USUBJID"].astype(str)).sort_values(
+            ["_y", "_id"], ascending=[False, True], kind="stable")
+        ax.set_title(str(visit))
+        finish_axes(ax)
+        if grp.empty:
+            ax.text(0.5, 0.5, f"No values at {visit}", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=10, gid="no-data")
+            ax.set_xticks([])
+            continue
+        y = grp["_y"].to_numpy(float)
+        colours = [_DECREASE if v < 0 else _INCREASE if v > 0 else _NO_CHANGE for v in y]
+        bars = ax.bar(np.arange(y.size), y, color=colours, width=0.8)
+        for bar, usubjid in zip(bars, grp["_id"], strict=True):
+            bar.set_gid(f"bar-{usubjid}")
+        ax.axhline(0, color=OKABE_ITO["black"], lw=0.8)
+        ax.set_xticks(np.arange(y.size), [short_id(u) for u in grp["_id"]],
+                      rotation=90 if y.size > 6 else 0)
+        ax.set_xlim(-0.7, y.size - 0.3)
+        ax.set_xlabel(f"Subject ({n_missing} without a value)" if n_missing else "Subject")
+    axes[0].set_ylabel(f"Change from baseline in {label} (%)")
+    handles = [Patch(color=_INCREASE, label="Increase"), Patch(color=_DECREASE, label="Decrease")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# F14.2.4 forest
+# ------------------------------------------------------------------------------------------------
+
+
+@styled
+def forest(
+    gmr: pd.DataFrame,
+    *,
+    xlabel: str = "Geometric mean ratio, post/pre (log scale)",
+    estimate_label: str = "GMR",
+    conf_level: float = 0.95,
+    decimals: int = 2,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """F14.2.4: forest plot of geometric mean ratios with confidence intervals.
+
+    One line per row, top to bottom in input order: a square at the estimate (a black diamond
+    when the optional bool column ``pooled`` is true) and the interval as a horizontal line;
+    log x-axis with a dashed reference line at 1 (``gid="reference"``). A text column on the
+    right gives ``n`` and ``estimate (low, high)`` at ``decimals`` (SAS rounding). A row with a
+    missing or non-positive estimate is shown as "NE" with no marker.
+
+    Parameters
+    ----------
+    gmr : DataFrame
+        ``label``, ``estimate``, ``conf_low``, ``conf_high``, ``n``; optional ``pooled`` (bool).
+    xlabel : str
+        X-axis label.
+    estimate_label : str
+        Header of the estimate column.
+    conf_level : float
+        Confidence level (column header).
+    decimals : int
+        Decimals of the text column.
+    figsize : (float, float), optional
+        Default: 7 in wide, 0.32 in per row + 1.3 in.
+    """
+    check_columns(gmr, _FOREST_COLUMNS, "F14.2.4 forest", "gmr")
+    k = len(gmr)
+    fig = new_figure(figsize or (FIGSIZE[0], max(2.5, 0.32 * k + 1.3)))
+    if k == 0:
+        no_data(fig.add_subplot(), "No estimates")
+        return fig
+    ax, ax_text = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 1.5]})
+    est, low, high = as_float(gmr["estimate"]), as_float(gmr["conf_low"]), as_float(
+        gmr["conf_high"])
+    pooled = (gmr["pooled"].fillna(False).astype(bool).to_numpy() if "pooled" in gmr.columns
+              else np.zeros(k, bool))
+    y = np.arange(k)[::-1].astype(float)
+    ok = finite_positive(est)
+    ci_ok = ok & finite_positive(low) & finite_positive(high)
+    ax.hlines(y[ci_ok], low[ci_ok], high[ci_ok], color=OKABE_ITO["black"], lw=1.2, gid="ci")
+    plain, pool = ok & ~pooled, ok & pooled
+    ax.plot(est[plain], y[plain], ls="none", marker="s", ms=6, color=OKABE_ITO["blue"],
+            gid="estimate")
+    if pool.any():
+        ax.plot(est[pool], y[pool], ls="none", marker="D", ms=8, color=OKABE_ITO["black"],
+                gid="pooled")
+    ax.axvline(1.0, color=GREY, ls="--", lw=1, gid="reference", zorder=0)
+    set_log_axis(ax, "x", *log_limits([*est[ok], *low[ci_ok], *high[ci_ok]], refs=(1.0,),
+                                      pad=1.1))
+    ax.set_yticks(y, [str(s) for s in gmr["label"]])
+    ax.set_ylim(-0.7, k + 0.4)
+    ax.set_xlabel(xlabel)
+    finish_axes(ax)
+    ax_text.set_axis_off()
+    ax_text.set_xlim(0, 1)
+    header_y = k - 0.1
+    ax_text.text(0.12, header_y, "n", ha="center", va="center", fontsize=9, fontweight="bold")
+    ax_text.text(0.3, header_y, f"{estimate_label} ({_pct(conf_level)} CI)", ha="left",
+                 va="center", fontsize=9, fontweight="bold")
+    for yi, row_est, lo, hi, n in zip(y, est, low, high, gmr["n"], strict=True):
+        n_text = "" if pd.isna(n) else f"{float(n):g}"
+        if math.isfinite(row_est) and row_est > 0:
+            txt = f"{fmt_num(row_est, decimals)} {fmt_ci(lo, hi, decimals)}".rstrip()
+        else:
+            txt = "NE"
+        ax_text.text(0.12, yi, n_text, ha="center", va="center", fontsize=9)
+        ax_text.text(0.3, yi, txt, ha="left", va="center", fontsize=9, gid="estimate-text")
+    return fig

@@ -1,0 +1,99 @@
+"""F14.3.5: posterior probability of an unacceptable event rate after each subject."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from msc_analysis.errors import AnalysisError
+from msc_analysis.render.figures._common import (
+    FIGSIZE,
+    GREY,
+    as_float,
+    finish_axes,
+    new_figure,
+    no_data,
+    styled,
+)
+from msc_analysis.render.style import OKABE_ITO
+
+__all__ = ["monitoring_plot"]
+
+
+@styled
+def monitoring_plot(
+    monitor: pd.DataFrame,
+    threshold: float,
+    prob_cutoff: float,
+    min_subjects: int,
+    *,
+    max_subjects: int | None = None,
+    figsize: tuple[float, float] = FIGSIZE,
+) -> Figure:
+    """F14.3.5: P(event rate > threshold | data) after each subject, against the stopping rule.
+
+    The posterior probability after each evaluated subject (line and dots, ``gid="post_prob"``;
+    a dot is vermillion where the rule stops: probability > ``prob_cutoff`` with at least
+    ``min_subjects`` evaluated, ``gid="stop"``), each labelled with ``events/n``; a dashed
+    horizontal line at ``prob_cutoff`` (``gid="cutoff"``) and a dotted vertical line at
+    ``min_subjects`` (``gid="min-subjects"``).
+
+    Parameters
+    ----------
+    monitor : DataFrame
+        ``n`` (subjects evaluated so far), ``events`` (events so far; ``x`` is accepted, as
+        from :func:`msc_analysis.stats.monitoring.monitor`), ``post_prob``.
+    threshold : float
+        Unacceptable event rate (y-axis label).
+    prob_cutoff : float
+        Stop when the posterior probability exceeds this.
+    min_subjects : int
+        Stopping is allowed from this many subjects on.
+    max_subjects : int, optional
+        Right end of the x-axis (default: the largest ``n``).
+    figsize : (float, float)
+        Figure size in inches.
+    """
+    events_col = "events" if "events" in monitor.columns else "x"
+    missing = [c for c in ("n", events_col, "post_prob") if c not in monitor.columns]
+    if missing:
+        raise AnalysisError(f"F14.3.5 monitoring_plot: input 'monitor' lacks column(s) {missing} "
+                            f"('events' or 'x'); it has {list(monitor.columns)}")
+    data = monitor.assign(_n=as_float(monitor["n"]), _x=as_float(monitor[events_col]),
+                          _p=as_float(monitor["post_prob"])).sort_values("_n", kind="stable")
+    fig = new_figure(figsize)
+    ax = fig.add_subplot()
+    n, x, p = (data[c].to_numpy(float) for c in ("_n", "_x", "_p"))
+    right = max([float(max_subjects or 0), float(min_subjects), *n[np.isfinite(n)], 1.0])
+    ax.axhline(prob_cutoff, color=OKABE_ITO["vermillion"], ls="--", lw=1.2, gid="cutoff")
+    ax.axvline(min_subjects, color=GREY, ls=":", lw=1.2, gid="min-subjects")
+    ax.set_xlim(0.5, right + 0.5)
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(np.arange(1, int(right) + 1))
+    ax.set_xlabel("Subjects evaluated")
+    ax.set_ylabel(f"P(event rate > {threshold:g} | data)")
+    finish_axes(ax)
+    handles = [Line2D([], [], color=OKABE_ITO["vermillion"], ls="--",
+                      label=f"Stopping cut-off ({prob_cutoff:g})"),
+               Line2D([], [], color=GREY, ls=":", label=f"Minimum subjects ({min_subjects})")]
+    if data.empty:
+        no_data(ax, "No subjects evaluated")
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        return fig
+    ax.plot(n, p, color=OKABE_ITO["blue"], marker="o", ms=5, lw=1.5, gid="post_prob")
+    stop = (p > prob_cutoff) & (n >= min_subjects)
+    if stop.any():
+        ax.plot(n[stop], p[stop], ls="none", marker="o", ms=7, color=OKABE_ITO["vermillion"],
+                gid="stop")
+        handles.append(Line2D([], [], ls="none", marker="o", ms=7,
+                              color=OKABE_ITO["vermillion"], label="Rule met (stop)"))
+    for ni, xi, pi in zip(n, x, p, strict=True):
+        if np.isfinite(pi):
+            ax.annotate(f"{xi:g}/{ni:g}", (ni, pi), xytext=(0, 6), textcoords="offset points",
+                        ha="center", fontsize=8, color=GREY, gid="events-label")
+    handles.insert(0, Line2D([], [], color=OKABE_ITO["blue"], marker="o", ms=5,
+                             label="Posterior probability (label: events/subjects)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    return fig
