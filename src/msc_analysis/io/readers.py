@@ -1,0 +1,376 @@
+"""Finding and reading the dataset files of a study folder.
+
+A study folder holds one file per ADaM dataset, in CSV (``.csv``), SAS transport (``.xpt`` or
+gzip-compressed ``.xpt.gz``, XPORT version 5 or 8) or Parquet (``.parquet``). File names are
+matched case-insensitively (``ADSL.csv``, ``adsl.xpt``). A laboratory dataset may be split over
+several files whose names start with ``adlb`` (the CDISC Pilot has ``adlbc`` for chemistry and
+``adlbh`` for haematology); the loader stacks them into one ADLB.
+
+The readers only normalise the *physical* representation, never the content:
+
+- column names are upper-cased and stripped;
+- text is ``str`` with surrounding blanks stripped and missing text as ``""``;
+- numbers are ``float64``; SAS transport IBM-float zeros that pandas decodes as 5.4e-79
+  (pandas issue 50670) are set to exactly 0;
+- SAS numeric variables carrying a date or datetime format become ``datetime64[ns]``;
+- in SAS transport files a character value of ``"."`` (SAS's missing-value dot, which some
+  producers write into character variables) becomes ``""``;
+- two provenance columns are added: :data:`FILE_COLUMN` (the file name) and :data:`ROW_COLUMN`
+  (the 1-based data row as a person counts rows in the file, header line excluded).
+
+Types are *declared* by :mod:`msc_analysis.io.schema` and enforced by
+:mod:`msc_analysis.io.validate`; CSV values therefore stay text here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FileKind = Literal["csv", "xpt", "parquet"]
+
+#: Name of the column holding the file each record was read from.
+FILE_COLUMN = "_file"
+#: Name of the column holding the 1-based data row of each record in its file (header excluded).
+ROW_COLUMN = "_row"
+#: The provenance columns added by the readers.
+PROVENANCE_COLUMNS: tuple[str, ...] = (FILE_COLUMN, ROW_COLUMN)
+
+#: Recognised file-name endings (checked longest first) and their kind.
+SUFFIXES: tuple[tuple[str, FileKind], ...] = (
+    (".xpt.gz", "xpt"),
+    (".parquet", "parquet"),
+    (".csv", "csv"),
+    (".xpt", "xpt"),
+)
+
+#: Dataset names, lower case, as they appear in file names.
+DATASETS: tuple[str, ...] = ("adsl", "adex", "adlb", "adae", "advs")
+
+_SPLIT_ADLB = re.compile(r"^adlb[a-z0-9]+$")
+
+#: SAS format names whose values are days since 1960-01-01.
+SAS_DATE_FORMATS: frozenset[str] = frozenset({
+    "DATE", "DAY", "DDMMYY", "DDMMYYB", "DDMMYYC", "DDMMYYD", "DDMMYYN", "DDMMYYP", "DDMMYYS",
+    "DOWNAME", "E8601DA", "B8601DA", "IS8601DA", "JULDAY", "JULIAN", "MMDDYY", "MMDDYYB",
+    "MMDDYYC", "MMDDYYD", "MMDDYYN", "MMDDYYP", "MMDDYYS", "MMYY", "MMYYC", "MMYYD", "MMYYN",
+    "MMYYP", "MMYYS", "MONNAME", "MONTH", "MONYY", "NENGO", "QTR", "QTRR", "WEEKDATE",
+    "WEEKDATX", "WEEKDAY", "WORDDATE", "WORDDATX", "YEAR", "YYMM", "YYMMC", "YYMMD", "YYMMDD",
+    "YYMMDDB", "YYMMDDC", "YYMMDDD", "YYMMDDN", "YYMMDDP", "YYMMDDS", "YYMMN", "YYMMP", "YYMMS",
+    "YYMON", "YYQ", "YYQC", "YYQD", "YYQN", "YYQP", "YYQS", "YYQR", "MINGUO", "EURDFDE",
+    "NLDATE",
+})
+#: SAS format names whose values are seconds since 1960-01-01T00:00.
+SAS_DATETIME_FORMATS: frozenset[str] = frozenset({
+    "DATETIME", "DATEAMPM", "DTDATE", "DTMONYY", "DTWKDATX", "DTYEAR", "DTYYQC", "E8601DT",
+    "E8601DZ", "B8601DT", "B8601DN", "B8601DZ", "IS8601DT", "IS8601DZ", "MDYAMPM", "NLDATM",
+})
+
+_SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
+#: pandas decodes some IBM-float zeros as 5.397605e-79; no real value is this small.
+_IBM_ZERO_LIMIT = 1e-70
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One dataset file found in a study folder.
+
+    Parameters
+    ----------
+    dataset : str
+        The dataset the file belongs to, upper case (``ADLB`` for ``adlbc.xpt``).
+    part : str
+        The file's dataset name as written, lower case (``adlbc``).
+    path : Path
+        The file.
+    kind : {"csv", "xpt", "parquet"}
+        The file format.
+    """
+
+    dataset: str
+    part: str
+    path: Path
+    kind: FileKind
+
+    @property
+    def name(self) -> str:
+        """The file name shown in messages."""
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class Table:
+    """The contents of one file after physical normalisation.
+
+    Parameters
+    ----------
+    source : SourceFile
+        Where it came from.
+    frame : pandas.DataFrame
+        The records, with the provenance columns :data:`FILE_COLUMN` and :data:`ROW_COLUMN`.
+    notes : tuple of str
+        What the reader changed beyond the documented normalisation (for the data issues).
+    """
+
+    source: SourceFile
+    frame: pd.DataFrame
+    notes: tuple[tuple[str, str], ...] = field(default=())
+
+
+def classify(path: Path) -> tuple[str, FileKind] | None:
+    """Return ``(lower-case dataset part, kind)`` for a dataset file name, or None.
+
+    Parameters
+    ----------
+    path : Path
+        A file in a study folder.
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        For example ``("adlbc", "xpt")`` for ``ADLBC.XPT``; None for any other file.
+    """
+    lower = path.name.lower()
+    for suffix, kind in SUFFIXES:
+        if lower.endswith(suffix):
+            stem = lower[: -len(suffix)]
+            if stem in DATASETS or _SPLIT_ADLB.match(stem):
+                return stem, kind
+            return None
+    return None
+
+
+def dataset_of(part: str) -> str:
+    """The upper-case dataset a lower-case file part belongs to (``adlbc`` -> ``ADLB``)."""
+    return "ADLB" if part.startswith("adlb") else part.upper()
+
+
+def find_sources(folder: Path) -> list[SourceFile]:
+    """List the dataset files in ``folder``, sorted by name.
+
+    Parameters
+    ----------
+    folder : Path
+        The study folder. Sub-folders and unrelated files are ignored.
+
+    Returns
+    -------
+    list of SourceFile
+        Every recognised file (duplicates included; the loader reports them).
+    """
+    found: list[SourceFile] = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
+        if not path.is_file():
+            continue
+        hit = classify(path)
+        if hit is None:
+            continue
+        part, kind = hit
+        found.append(SourceFile(dataset_of(part), part, path, kind))
+    return found
+
+
+def read_table(source: SourceFile) -> Table:
+    """Read one dataset file into a normalised frame.
+
+    Parameters
+    ----------
+    source : SourceFile
+        The file.
+
+    Returns
+    -------
+    Table
+        The normalised frame with provenance columns, and reader notes.
+
+    Raises
+    ------
+    OSError, ValueError
+        When the file cannot be read; the loader turns this into a data error.
+    """
+    if source.kind == "csv":
+        frame, notes = _read_csv(source.path), []
+    elif source.kind == "parquet":
+        frame, notes = _read_parquet(source.path), []
+    else:
+        frame, notes = _read_xpt(source.path)
+    frame = frame.reset_index(drop=True)
+    frame[FILE_COLUMN] = source.name
+    frame[ROW_COLUMN] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return Table(source, frame, tuple(notes))
+
+
+class DuplicateColumnsError(ValueError):
+    """Two columns of a file have the same name once upper-cased."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def _normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.columns = [str(c).strip().upper() for c in frame.columns]
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DuplicateColumnsError(sorted(set(repeated)))
+    return frame
+
+
+def _clean_text(values: pd.Series) -> pd.Series:
+    """Text as ``str`` dtype, blanks stripped, missing as ``""``."""
+    return values.astype("str").fillna("").str.strip()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    # Every value stays text: the schema decides types, and a bad number must be reported with
+    # its row rather than turning the whole column into text silently. Blank lines are kept so
+    # that row numbers match what a person counts in the file.
+    frame = pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[],
+        skip_blank_lines=False,
+        encoding="utf-8-sig",
+    )
+    frame = _normalise_columns(frame)
+    for name in frame.columns:
+        frame[name] = _clean_text(frame[name])
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    frame = _normalise_columns(pd.read_parquet(path))
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_bool_dtype(values):
+            frame[name] = values.map({True: "Y", False: "N"}).astype("str").fillna("")
+        elif pd.api.types.is_numeric_dtype(values):
+            frame[name] = values.astype("float64")
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
+            frame[name] = values.dt.tz_localize(None).astype("datetime64[ns]")
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            frame[name] = values.astype("datetime64[ns]")
+        else:
+            frame[name] = _clean_text(values.where(values.notna(), ""))
+    return frame
+
+
+def _read_xpt(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Read SAS transport v5 with pandas (fast), v8 with pyreadstat."""
+    compression = "gzip" if path.name.lower().endswith(".gz") else None
+    read = _read_xpt_pandas(path, compression) if _is_xport_v5(path, compression) else None
+    if read is None:
+        read = _read_xpt_pyreadstat(path, compression)
+    frame, formats = read
+    frame = _normalise_columns(frame)
+    formats = {str(k).strip().upper(): v for k, v in formats.items()}
+    notes: list[tuple[str, str]] = []
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_numeric_dtype(values):
+            values = values.astype("float64")
+            values = values.mask(values.abs() < _IBM_ZERO_LIMIT, 0.0)
+            fmt = _format_name(formats.get(name))
+            if fmt in SAS_DATE_FORMATS:
+                values = _sas_to_datetime(values, unit_ns=86_400 * 10**9)
+            elif fmt in SAS_DATETIME_FORMATS:
+                values = _sas_to_datetime(values, unit_ns=10**9)
+            frame[name] = values
+        else:
+            text = _clean_text(values)
+            dots = text == "."
+            if dots.any():
+                text = text.mask(dots, "")
+                notes.append((name, f"{int(dots.sum())} character value(s) '.' read as missing"))
+            frame[name] = text
+    return frame, notes
+
+
+def _is_xport_v5(path: Path, compression: str | None) -> bool:
+    opener = gzip.open if compression == "gzip" else open
+    with opener(path, "rb") as handle:  # type: ignore[operator]
+        head = handle.read(80)
+    return head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!")
+
+
+def _format_name(fmt: object) -> str:
+    """``"DATE9."`` -> ``"DATE"``; blank or missing -> ``""``."""
+    if fmt is None:
+        return ""
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode("latin1")
+    match = re.match(r"\s*([A-Za-z_$]*[A-Za-z_])", str(fmt))
+    return match.group(1).upper() if match else ""
+
+
+def _sas_to_datetime(values: pd.Series, unit_ns: int) -> pd.Series:
+    """SAS day or second counts from 1960-01-01 -> ``datetime64[ns]`` (missing -> NaT)."""
+    raw = values.to_numpy(dtype="float64")
+    valid = np.isfinite(raw)
+    nanos = np.zeros(raw.shape, dtype="int64")
+    nanos[valid] = np.round(raw[valid] * unit_ns).astype("int64")
+    stamps = _SAS_EPOCH + nanos.astype("timedelta64[ns]")
+    stamps[~valid] = np.datetime64("NaT")
+    return pd.Series(stamps, index=values.index, dtype="datetime64[ns]")
+
+
+def _read_xpt_pandas(
+    path: Path, compression: str | None
+) -> tuple[pd.DataFrame, dict[str, object]] | None:
+    """Read XPORT v5 with pandas, the fastest reader; None when pandas cannot be trusted.
+
+    pandas counts the records of a file whose records are at most 80 bytes long by counting
+    blank 8-byte words in the last 80-byte card, which drops real records ending in blanks;
+    such (small) files are left to pyreadstat.
+    """
+    for encoding in ("utf-8", "latin1"):
+        try:
+            with pd.read_sas(
+                path, format="xport", encoding=encoding, iterator=True, compression=compression
+            ) as reader:
+                if reader.record_length <= 80:  # type: ignore[attr-defined]
+                    return None
+                formats = {
+                    _decode(f["name"]): f["nform"] for f in reader.fields  # type: ignore[attr-defined]
+                }
+                frame = reader.read()
+            return frame, formats
+        except UnicodeDecodeError:
+            log.debug("%s is not UTF-8; reading it as Latin-1", path.name)
+    raise ValueError(f"cannot decode the text of {path.name}")  # pragma: no cover
+
+
+def _decode(value: object) -> str:
+    return value.decode("latin1").strip() if isinstance(value, bytes) else str(value).strip()
+
+
+def _read_xpt_pyreadstat(
+    path: Path, compression: str | None
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    import pyreadstat
+
+    try:
+        if compression != "gzip":
+            frame, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+            return frame, dict(meta.original_variable_types)
+        # pyreadstat needs a real file: unpack the gzip into a temporary one.
+        with tempfile.TemporaryDirectory(prefix="msc_xpt_") as tmp:
+            target = Path(tmp) / path.name[: -len(".gz")]
+            with gzip.open(path, "rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            frame, meta = pyreadstat.read_xport(str(target), disable_datetime_conversion=True)
+        return frame, dict(meta.original_variable_types)
+    except pyreadstat.ReadstatError as exc:
+        raise ValueError(f"not a readable SAS transport file ({exc})") from exc

@@ -1,0 +1,554 @@
+"""The validation rules of a study folder.
+
+Every rule records what it finds in a :class:`~msc_analysis.io.issues.DataIssues` with source
+``validate``, naming the file, the 1-based data row (header line excluded), the subject, the
+variable and the rule code. Rule codes:
+
+- ``file-duplicate``: two files for one dataset (``adsl.csv`` and ``adsl.xpt``);
+- ``file-unreadable``: a file that cannot be read;
+- ``variable-duplicate``: two columns of one file with the same name (case-insensitive);
+- ``dataset-missing``: a dataset the requested analyses need is absent;
+- ``variable-missing``: a variable the requested analyses need is absent (schema
+  ``needed_by``; ``core`` always);
+- ``missing-value``: a blank subject identifier;
+- ``type``: a value that does not parse as the declared type (number, whole number, ISO date
+  ``YYYY-MM-DD``, ISO datetime ``YYYY-MM-DDTHH:MM``); a datetime given as a date alone is read
+  as 00:00 with a warning;
+- ``controlled-term``: a value outside the schema's ``allowed`` terms;
+- ``key-duplicate``: two records with the same key (schema ``keys``, checked where all key
+  variables are present);
+- ``date-order``: dates out of order (TRTSDT after TRTEDT, ASTDT after AENDT, ...; see
+  :data:`DATE_ORDER`);
+- ``subject-not-in-adsl``: a USUBJID of ADLB, ADAE, ADEX or ADVS that ADSL lacks;
+- ``unit-unknown``: a unit not known for a known parameter (see :mod:`msc_analysis.io.units`);
+- ``impossible-value``: a value outside the schema's minimum / maximum / strictly positive, or
+  a laboratory / vital-sign value that cannot occur (negative concentration, INR of 0).
+
+Severity policy, so that standard ADaM of other studies loads: ``type`` and
+``controlled-term`` findings are *errors* for variables the requested analyses need (our
+analyses interpret them) and *warnings* otherwise (a non-parsing value of an unneeded variable
+is then set to missing, and the warning says so). All other rules always give errors.
+Undeclared extra variables are fine and not reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from msc_analysis.io.issues import DataIssues, Severity
+from msc_analysis.io.readers import FILE_COLUMN, ROW_COLUMN, FileKind
+from msc_analysis.io.schema import DatasetSchema, Variable
+
+SOURCE = "validate"
+
+#: At most this many errors are written into a :class:`DataError` message.
+MAX_LISTED_ERRORS = 50
+
+#: Date pairs that must be in order, per dataset: ``(earlier, later)``.
+DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
+    "ADSL": (
+        ("RFICDT", "ENRLDT"),
+        ("ENRLDT", "TRTSDT"),
+        ("TRTSDT", "TRTEDT"),
+        ("TRTSDT", "DTHDT"),
+        ("TRTEDT", "DTHDT"),
+        ("TRTSDT", "LTXDT"),
+        ("LSTALVDT", "DTHDT"),
+    ),
+    "ADAE": (("ASTDT", "AENDT"),),
+    "ADEX": (("ASTDTM", "AENDTM"),),
+}
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+def add(
+    issues: DataIssues,
+    severity: Severity,
+    *,
+    file: str,
+    rule: str,
+    message: str,
+    variable: str = "",
+    row: int | None = None,
+    usubjid: str = "",
+) -> None:
+    """Record one finding of the validator."""
+    issues.add(
+        source=SOURCE, severity=severity, file=file, row=row, usubjid=usubjid,
+        variable=variable, rule=rule, message=message,
+    )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return repr(int(value))
+    if isinstance(value, pd.Timestamp):
+        if value == value.normalize():
+            return value.date().isoformat()
+        return value.isoformat(timespec="minutes")
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def add_rows(
+    issues: DataIssues,
+    frame: pd.DataFrame,
+    mask: pd.Series | np.ndarray,
+    *,
+    variable: str,
+    rule: str,
+    describe: Callable[[pd.Series], str],
+    severity: Severity = "error",
+) -> int:
+    """Record one finding per flagged record; return how many.
+
+    Parameters
+    ----------
+    issues : DataIssues
+        Where to record.
+    frame : pandas.DataFrame
+        Records with the provenance columns.
+    mask : boolean array
+        The flagged records.
+    variable, rule : str
+        What the findings are about.
+    describe : callable
+        Record (a row of ``frame``) -> message.
+    severity : str
+        ``error`` or ``warning``.
+    """
+    flagged = frame.loc[np.asarray(mask, dtype=bool)]
+    for _, record in flagged.iterrows():
+        add(
+            issues, severity, file=str(record[FILE_COLUMN]), row=int(record[ROW_COLUMN]),
+            usubjid=_subject(record), variable=variable, rule=rule, message=describe(record),
+        )
+    return len(flagged)
+
+
+def add_grouped(
+    issues: DataIssues,
+    frame: pd.DataFrame,
+    mask: pd.Series | np.ndarray,
+    *,
+    by: str,
+    variable: str,
+    rule: str,
+    describe: Callable[[object, int], str],
+    severity: Severity = "warning",
+) -> None:
+    """Record one finding per file and distinct value of ``by`` among the flagged records.
+
+    The finding names the first flagged row; ``describe(value, count)`` gives the message.
+    """
+    flagged = frame.loc[np.asarray(mask, dtype=bool), [FILE_COLUMN, ROW_COLUMN, by]]
+    if flagged.empty:
+        return
+    for (file, value), group in flagged.groupby([FILE_COLUMN, by], sort=False, dropna=False):
+        add(
+            issues, severity, file=str(file), row=int(group[ROW_COLUMN].iloc[0]),
+            variable=variable, rule=rule, message=describe(value, len(group)),
+        )
+
+
+def _subject(record: pd.Series) -> str:
+    value = record.get("USUBJID", "")
+    return value if isinstance(value, str) else ""
+
+
+def _more(count: int) -> str:
+    return "" if count <= 1 else f" ({count - 1} more row(s) alike)"
+
+
+# --------------------------------------------------------------------------------------------
+# Presence
+# --------------------------------------------------------------------------------------------
+
+def check_required(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    needed: Iterable[str],
+    file: str,
+    analyses: tuple[str, ...],
+    issues: DataIssues,
+) -> None:
+    """Rule ``variable-missing``: every variable the analyses need is a column of the file."""
+    for name in needed:
+        if name not in frame.columns:
+            users = sorted(set(schema.variable(name).needed_by) & {"core", *analyses})
+            add(
+                issues, "error", file=file, variable=name, rule="variable-missing",
+                message=(f"{schema.name} variable {name} ({schema.variable(name).label}) is "
+                         f"missing; it is needed by: {', '.join(users)}"),
+            )
+
+
+def check_subject_ids(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> None:
+    """Rule ``missing-value``: USUBJID is never blank."""
+    if "USUBJID" not in frame.columns:
+        return
+    blank = frame["USUBJID"].astype("str").fillna("") == ""
+    add_rows(
+        issues, frame, blank, variable="USUBJID", rule="missing-value",
+        describe=lambda _r: f"{dataset} record has no subject identifier",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Types
+# --------------------------------------------------------------------------------------------
+
+def coerce_types(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    needed: set[str],
+    kind: FileKind,
+    issues: DataIssues,
+) -> pd.DataFrame:
+    """Rule ``type``: give each declared variable its declared type.
+
+    Numbers become float, dates and datetimes ``datetime64[ns]``, text ``str``. A value that
+    does not parse is an error when the variable is in ``needed``, otherwise a warning and the
+    value is set to missing. Undeclared variables are left as read (see
+    :func:`infer_undeclared`).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One file's records as read (with provenance columns).
+    schema : DatasetSchema
+        The dataset's declaration.
+    needed : set of str
+        Variables the requested analyses need.
+    kind : {"csv", "xpt", "parquet"}
+        The file format (SAS transport numbers in a date variable are SAS dates).
+    issues : DataIssues
+        Where findings go.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with typed declared columns.
+    """
+    out = frame.copy()
+    for name in out.columns:
+        if not schema.has(name):
+            continue
+        var = schema.variable(name)
+        severity: Severity = "error" if name in needed else "warning"
+        if var.type == "char":
+            out[name] = _as_text(out[name])
+        elif var.type in ("num", "int"):
+            out[name] = _as_number(out, var, severity, issues)
+        else:
+            out[name] = _as_datetime(out, var, severity, kind, issues)
+    return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("str").fillna("")
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.astype("float64")
+        whole = numbers.notna() & np.isfinite(numbers) & (numbers == numbers.round())
+        text = numbers.astype("str")
+        text = text.mask(whole, numbers.where(whole, 0).astype("int64").astype("str"))
+        return text.mask(numbers.isna(), "")
+    return values.astype("str").fillna("").str.strip()
+
+
+def _report_type(
+    frame: pd.DataFrame, bad: pd.Series, var: Variable, severity: Severity, expected: str,
+    issues: DataIssues,
+) -> None:
+    if not bad.any():
+        return
+    if severity == "error":
+        add_rows(
+            issues, frame, bad, variable=var.name, rule="type",
+            describe=lambda r: f"value {_show(r[var.name])} is not {expected}",
+        )
+    else:
+        first = frame.loc[bad].iloc[0]
+        add(
+            issues, "warning", file=str(first[FILE_COLUMN]), row=int(first[ROW_COLUMN]),
+            variable=var.name, rule="type",
+            message=(f"value {_show(first[var.name])} is not {expected}{_more(int(bad.sum()))};"
+                     " set to missing (the requested analyses do not use this variable)"),
+        )
+
+
+def _as_number(
+    frame: pd.DataFrame, var: Variable, severity: Severity, issues: DataIssues
+) -> pd.Series:
+    values = frame[var.name]
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        text = values.astype("str").fillna("").str.strip()
+        numbers = pd.to_numeric(text.mask(text == "", None), errors="coerce").astype("float64")
+    else:
+        text = pd.Series("x", index=values.index, dtype="str").where(values.notna(), "")
+        numbers = values.astype("float64")
+    bad = (text != "") & ~np.isfinite(numbers.fillna(np.inf))  # unparsed, inf and nan text
+    _report_type(frame, bad, var, severity, "a finite number", issues)
+    numbers = numbers.mask(bad, np.nan)
+    if var.type == "int":
+        fraction = numbers.notna() & (numbers != numbers.round())
+        _report_type(frame, fraction, var, severity, "a whole number", issues)
+        numbers = numbers.mask(fraction, np.nan)
+    return numbers
+
+
+def _as_datetime(
+    frame: pd.DataFrame, var: Variable, severity: Severity, kind: FileKind, issues: DataIssues
+) -> pd.Series:
+    values = frame[var.name]
+    what = "an ISO 8601 date (YYYY-MM-DD)" if var.type == "date" else (
+        "an ISO 8601 datetime (YYYY-MM-DDTHH:MM)")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.astype("datetime64[ns]")
+    elif pd.api.types.is_numeric_dtype(values) and kind == "xpt":
+        # SAS numbers without a date format: days (dates) or seconds (datetimes) since 1960.
+        unit = "D" if var.type == "date" else "s"
+        stamps = (_SAS_EPOCH + pd.to_timedelta(values.astype("float64"), unit=unit)).astype(
+            "datetime64[ns]")
+        add(issues, "note", file=str(frame[FILE_COLUMN].iloc[0]) if len(frame) else "",
+            variable=var.name, rule="type",
+            message=(f"numeric {var.name} has no SAS date format; read as "
+                     f"{'days' if unit == 'D' else 'seconds'} since 1960-01-01"))
+    elif pd.api.types.is_numeric_dtype(values):
+        bad = values.notna()
+        _report_type(frame, bad, var, severity, what, issues)
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    else:
+        text = values.astype("str").fillna("").str.strip()
+        pattern = _ISO_DATE if var.type == "date" else _ISO_DATETIME
+        shaped = text.str.match(pattern)
+        fmt = "%Y-%m-%d" if var.type == "date" else "ISO8601"
+        stamps = pd.to_datetime(text.where(shaped & (text != ""), None), format=fmt,
+                                errors="coerce").astype("datetime64[ns]")
+        bad = (text != "") & stamps.isna()
+        _report_type(frame, bad, var, severity, what, issues)
+        if var.type == "datetime":
+            _report_date_only(frame, text.str.len().eq(10) & stamps.notna(), var, issues)
+    if var.type == "date":
+        timed = stamps.notna() & (stamps != stamps.dt.normalize())
+        _report_type(frame, timed, var, severity, f"{what} (it has a time of day)", issues)
+        stamps = stamps.mask(timed, pd.NaT)
+    return stamps
+
+
+def _report_date_only(
+    frame: pd.DataFrame, date_only: pd.Series, var: Variable, issues: DataIssues
+) -> None:
+    """A datetime given as a date alone is read as 00:00 of that day: say so once per file."""
+    if not date_only.any():
+        return
+    first = frame.loc[date_only].iloc[0]
+    add(
+        issues, "warning", file=str(first[FILE_COLUMN]), row=int(first[ROW_COLUMN]),
+        variable=var.name, rule="type",
+        message=(f"value {_show(first[var.name])} has no time of day"
+                 f"{_more(int(date_only.sum()))}; read as 00:00 of that day"),
+    )
+
+
+def infer_undeclared(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    """Type the undeclared text columns of a CSV file where the values leave no doubt.
+
+    A column whose every non-blank value is a number (and none has a leading zero, which marks
+    a code) becomes float; a column named ``*DT`` / ``*DTM`` whose every non-blank value is an
+    ISO date / datetime becomes ``datetime64[ns]``. Anything else stays text.
+    """
+    out = frame.copy()
+    for name in out.columns:
+        if schema.has(name) or name in (FILE_COLUMN, ROW_COLUMN):
+            continue
+        values = out[name]
+        if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+            continue
+        text = values.astype("str").fillna("")
+        filled = text != ""
+        if not filled.any():
+            continue
+        if name.endswith(("DT", "DTM")):
+            pattern = _ISO_DATE if name.endswith("DT") else _ISO_DATETIME
+            if text[filled].str.match(pattern).all():
+                parsed = pd.to_datetime(text.where(filled, None), format="ISO8601",
+                                        errors="coerce")
+                if parsed[filled].notna().all():
+                    out[name] = parsed.astype("datetime64[ns]")
+                    continue
+        numbers = pd.to_numeric(text.where(filled, None), errors="coerce")
+        leading_zero = text[filled].str.match(r"^-?0\d").any()
+        if numbers[filled].notna().all() and not leading_zero:
+            out[name] = numbers.astype("float64")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+def check_controlled_terms(
+    frame: pd.DataFrame, schema: DatasetSchema, needed: set[str], issues: DataIssues
+) -> None:
+    """Rule ``controlled-term``: values of variables with ``allowed`` terms are among them.
+
+    Blank is allowed unless the variable is needed by the requested analyses (or ``""`` is an
+    allowed term). Errors for needed variables, one per record; warnings otherwise, one per
+    file and distinct value.
+    """
+    for var in schema.variables:
+        if var.allowed is None or var.name not in frame.columns:
+            continue
+        values = frame[var.name].astype("str").fillna("")
+        allowed = set(var.allowed)
+        is_needed = var.name in needed
+        if not is_needed:
+            allowed.add("")
+        bad = ~values.isin(allowed)
+        if not bad.any():
+            continue
+        terms = ", ".join(repr(t) for t in var.allowed)
+        if is_needed:
+            add_rows(
+                issues, frame, bad, variable=var.name, rule="controlled-term",
+                describe=lambda r, v=var.name, t=terms: f"value {_show(r[v])} is not one of {t}",
+            )
+        else:
+            add_grouped(
+                issues, frame, bad, by=var.name, variable=var.name, rule="controlled-term",
+                describe=lambda value, n, t=terms: (
+                    f"value {_show(value)} is not one of {t}{_more(n)}; kept as is (the "
+                    "requested analyses do not use this variable)"),
+            )
+
+
+def check_ranges(frame: pd.DataFrame, schema: DatasetSchema, issues: DataIssues) -> None:
+    """Rule ``impossible-value``: the schema's minimum, maximum and strictly-positive limits."""
+    for var in schema.variables:
+        if var.name not in frame.columns or var.type not in ("num", "int"):
+            continue
+        if var.minimum is None and var.maximum is None and not var.strictly_positive:
+            continue
+        values = frame[var.name]
+        low = values < var.minimum if var.minimum is not None else values < -np.inf
+        high = values > var.maximum if var.maximum is not None else values > np.inf
+        nonpos = values <= 0 if var.strictly_positive else values > np.inf
+        limits = _describe_limits(var)
+        add_rows(
+            issues, frame, (low | high | nonpos).fillna(False), variable=var.name,
+            rule="impossible-value",
+            describe=lambda r, v=var.name, lim=limits: f"value {_show(r[v])} is impossible "
+            f"({lim})",
+        )
+
+
+def _describe_limits(var: Variable) -> str:
+    parts = []
+    if var.strictly_positive:
+        parts.append("must be above 0")
+    if var.minimum is not None:
+        parts.append(f"minimum {_show(float(var.minimum))}")
+    if var.maximum is not None:
+        parts.append(f"maximum {_show(float(var.maximum))}")
+    unit = f" {var.unit}" if var.unit else ""
+    return ", ".join(parts) + unit
+
+
+def check_keys(frame: pd.DataFrame, schema: DatasetSchema, issues: DataIssues) -> None:
+    """Rule ``key-duplicate``: the schema's key variables identify one record.
+
+    Checked only when every key variable is present (other studies' ADLB / ADVS often lack
+    ADTM); records with a blank key part are left to the other rules.
+    """
+    keys = list(schema.keys)
+    if not keys or not set(keys) <= set(frame.columns):
+        return
+    complete = pd.Series(True, index=frame.index)
+    for key in keys:
+        column = frame[key]
+        complete &= column.notna() & (column.astype("str") != "")
+    subset = frame.loc[complete]
+    dup = subset.duplicated(keys, keep=False)
+    if not dup.any():
+        return
+    clashes = subset.loc[dup]
+    first = clashes.groupby(keys, sort=False, dropna=False)[[FILE_COLUMN, ROW_COLUMN]].transform(
+        "first")
+    later = clashes.duplicated(keys, keep="first")
+    label = ", ".join(keys)
+    for index in clashes.index[later.to_numpy()]:
+        record = clashes.loc[index]
+        key_text = ", ".join(_show(record[k]) for k in keys)
+        where = f"{first.at[index, FILE_COLUMN]} data row {int(first.at[index, ROW_COLUMN])}"
+        add(
+            issues, "error", file=str(record[FILE_COLUMN]), row=int(record[ROW_COLUMN]),
+            usubjid=_subject(record), variable=label, rule="key-duplicate",
+            message=f"key ({label}) = ({key_text}) is already on {where}",
+        )
+
+
+def check_date_order(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> None:
+    """Rule ``date-order``: each pair of :data:`DATE_ORDER` is in order where both are given."""
+    for earlier, later in DATE_ORDER.get(dataset, ()):
+        if earlier not in frame.columns or later not in frame.columns:
+            continue
+        first, second = frame[earlier], frame[later]
+        if not (pd.api.types.is_datetime64_any_dtype(first)
+                and pd.api.types.is_datetime64_any_dtype(second)):
+            continue
+        bad = (first.notna() & second.notna() & (first > second)).to_numpy()
+        add_rows(
+            issues, frame, bad, variable=f"{earlier}, {later}", rule="date-order",
+            describe=lambda r, a=earlier, b=later: (
+                f"{a} {_show(r[a])} is after {b} {_show(r[b])}"),
+        )
+
+
+def check_subjects(
+    frame: pd.DataFrame, dataset: str, subjects: set[str], issues: DataIssues
+) -> None:
+    """Rule ``subject-not-in-adsl``: every USUBJID of ``frame`` is one of ADSL's.
+
+    One error per file and unknown subject, naming its first row and how many rows it has.
+    """
+    if "USUBJID" not in frame.columns:
+        return
+    ids = frame["USUBJID"].astype("str").fillna("")
+    unknown = (ids != "") & ~ids.isin(subjects)
+    flagged = frame.loc[unknown.to_numpy(), [FILE_COLUMN, ROW_COLUMN, "USUBJID"]]
+    for (file, subject), group in flagged.groupby([FILE_COLUMN, "USUBJID"], sort=False):
+        add(
+            issues, "error", file=str(file), row=int(group[ROW_COLUMN].iloc[0]),
+            usubjid=str(subject), variable="USUBJID", rule="subject-not-in-adsl",
+            message=(f"{dataset} subject {subject!r} is not in ADSL"
+                     f"{_more(len(group))}"),
+        )
+
+
+def format_errors(issues: DataIssues, folder: object, limit: int = MAX_LISTED_ERRORS) -> str:
+    """The message of the :class:`~msc_analysis.errors.DataError` for the recorded errors.
+
+    One line per error: ``<file> data row <n>: variable <V>, rule <rule>: <message>``; after
+    ``limit`` lines a count of the rest.
+    """
+    errors = issues.errors()
+    head = (f"{len(errors)} data error(s) in study folder {folder} (row numbers count data rows "
+            "from 1, header line excluded):")
+    lines = [head]
+    for error in errors[:limit]:
+        where = str(error["file"])
+        if error["row"] != "":
+            where += f" data row {error['row']}"
+        what = f"variable {error['variable']}, " if error["variable"] else ""
+        lines.append(f"  {where}: {what}rule {error['rule']}: {error['message']}")
+    if len(errors) > limit:
+        lines.append(f"  ... and {len(errors) - limit} more error(s) (all are in the data "
+                     "issues; write them with --issues FILE)")
+    return "\n".join(lines)
