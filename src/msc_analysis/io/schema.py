@@ -260,6 +260,43 @@ ADVS = DatasetSchema(
     ),
 )
 
+#: Screening log of the synthetic trial (every candidate screened): not an ADaM dataset and not
+#: in :data:`SCHEMAS`, declared here so that its data dictionary is generated like the others.
+SCREENING_LOG = DatasetSchema(
+    name="SCREENING_LOG",
+    label="Screening Log (all candidates screened)",
+    keys=("SCRNID",),
+    variables=(
+        _v("STUDYID", "char", "Study Identifier"),
+        _v("SCRNID", "char", "Screening Number"),
+        _v("USUBJID", "char", "Unique Subject Identifier if Enrolled"),
+        _v("RFICDT", "date", "Date of Informed Consent and Screening"),
+        _v("AGE", "int", "Age", unit="years", minimum=0, maximum=120),
+        _v("SEX", "char", "Sex", allowed=("M", "F", "U")),
+        _v("ETIOL", "char", "Etiology of Liver Failure",
+           allowed=("HBV", "HEV", "DRUG-INDUCED", "ALCOHOL", "AUTOIMMUNE", "OTHER")),
+        _v("LFTYPE", "char", "Liver Failure Type", allowed=("ALF", "ACLF")),
+        _v("HEGR", "int", "Hepatic Encephalopathy Grade", unit="West Haven grade",
+           minimum=0, maximum=4),
+        _v("TBIL", "num", "Total Bilirubin at Screening", unit="umol/L", strictly_positive=True),
+        _v("TBILPRV", "num", "Total Bilirubin at Referral", unit="umol/L",
+           strictly_positive=True),
+        _v("TBILPDT", "date", "Date of Referral Total Bilirubin"),
+        _v("INR", "num", "Prothrombin INR at Screening", unit="ratio", strictly_positive=True),
+        _v("PTA", "num", "Prothrombin Activity at Screening", unit="%", minimum=0,
+           maximum=200),
+        _v("IL6", "num", "Interleukin 6 at Screening", unit="pg/mL", strictly_positive=True),
+        _v("TNFA", "num", "TNF Alpha at Screening", unit="pg/mL", strictly_positive=True),
+        _v("CRP", "num", "C-Reactive Protein at Screening", unit="mg/L",
+           strictly_positive=True),
+        _v("CREAT", "num", "Creatinine at Screening", unit="umol/L", strictly_positive=True),
+        _v("MELDSCR", "num", "MELD Score at Screening", minimum=6, maximum=40),
+        _v("ELIGFL", "char", "Eligible and Enrolled Flag", allowed=NY),
+        _v("FAILCRIT", "char", "Eligibility Criteria Failed (codes)"),
+        _v("FAILREAS", "char", "First Eligibility Criterion Failed"),
+    ),
+)
+
 #: Every declared dataset, by name.
 SCHEMAS: dict[str, DatasetSchema] = {s.name: s for s in (ADSL, ADEX, ADLB, ADAE, ADVS)}
 
