@@ -23,6 +23,7 @@ method
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -198,6 +199,72 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+class ArdIndex:
+    """A hashed index of an ARD frame for fast, exact row matching.
+
+    Rows are grouped by (analysis_id, stat_name); within a group, a row matches when its
+    ``variable`` / ``variable_level`` equal the ones asked for (when given) and every
+    by-variable filter (name, level) is among the row's by-variables, wherever it sits
+    (group1..3). With ``exact_groups`` the row must have no other by-variable.
+    """
+
+    def __init__(self, ard: pd.DataFrame) -> None:
+        self._frame_ref = weakref.ref(ard)
+        self._length = len(ard)
+        self._rows: dict[tuple[str, str], list[tuple[int, str, str, frozenset]]] = {}
+        cols = ["analysis_id", "stat_name", "variable", "variable_level",
+                "group1", "group1_level", "group2", "group2_level", "group3", "group3_level"]
+        for pos, rec in enumerate(ard[cols].itertuples(index=False, name=None)):
+            groups = frozenset((rec[i], rec[i + 1]) for i in (4, 6, 8) if rec[i])
+            self._rows.setdefault((rec[0], rec[1]), []).append((pos, rec[2], rec[3], groups))
+
+    def matches(self, frame: pd.DataFrame) -> bool:
+        """Whether this index was built for ``frame`` (same object, same length)."""
+        return self._frame_ref() is frame and len(frame) == self._length
+
+    def positions(
+        self,
+        analysis_id: str,
+        stat_name: str,
+        *,
+        variable: str | None = None,
+        variable_level: str | None = None,
+        levels: Mapping[str, object] | None = None,
+        exact_groups: bool = False,
+    ) -> list[int]:
+        """Row positions (``iloc``) matching the filters."""
+        wanted = frozenset((str(k), str(v)) for k, v in (levels or {}).items())
+        found = []
+        for pos, var, var_level, groups in self._rows.get((analysis_id, stat_name), ()):
+            if variable is not None and var != variable:
+                continue
+            if variable_level is not None and var_level != str(variable_level):
+                continue
+            if not wanted <= groups:
+                continue
+            if exact_groups and {g for g, _ in groups} != {g for g, _ in wanted}:
+                continue
+            found.append(pos)
+        return found
+
+
+_INDEXES: dict[int, ArdIndex] = {}
+
+
+def index_for(ard: pd.DataFrame) -> ArdIndex:
+    """The (cached) :class:`ArdIndex` of ``ard``; rebuilt when the frame object changes.
+
+    ARD frames are treated as immutable once built: a frame modified in place after indexing
+    keeps its length-checked index only if its length changed.
+    """
+    found = _INDEXES.get(id(ard))
+    if found is None or not found.matches(ard):
+        if len(_INDEXES) > 64:
+            _INDEXES.clear()
+        found = _INDEXES[id(ard)] = ArdIndex(ard)
+    return found
+
+
 def lookup(
     ard: pd.DataFrame,
     analysis_id: str,
@@ -212,23 +279,14 @@ def lookup(
     ``levels`` filter by by-variable name -> level, wherever the variable sits (group1..3).
     Renderers use this so that every displayed number traces to exactly one ARD row.
     """
-    mask = (ard["analysis_id"] == analysis_id) & (ard["stat_name"] == stat_name)
-    if variable is not None:
-        mask &= ard["variable"] == variable
-    if variable_level is not None:
-        mask &= ard["variable_level"] == str(variable_level)
-    for name, level in levels.items():
-        hit = pd.Series(False, index=ard.index)
-        for i in (1, 2, 3):
-            hit |= (ard[f"group{i}"] == name) & (ard[f"group{i}_level"] == str(level))
-        mask &= hit
-    found = ard.loc[mask, "stat"]
+    found = index_for(ard).positions(analysis_id, stat_name, variable=variable,
+                                     variable_level=variable_level, levels=levels)
     if len(found) != 1:
         raise ArdError(
             f"expected one ARD row for {analysis_id}/{stat_name} {variable or ''} {levels}, "
             f"found {len(found)}"
         )
-    return float(found.iloc[0])
+    return float(ard["stat"].iloc[found[0]])
 
 
 def write(ard: pd.DataFrame, path: str | object) -> None:

@@ -278,24 +278,11 @@ def _match_one(
 
     With ``exact_groups`` a row must also have no by-variable beyond those in ``filters``.
     """
-    mask = (ard["analysis_id"] == analysis_id) & (ard["stat_name"] == stat_name)
-    if variable is not None:
-        mask &= ard["variable"] == variable
-    if variable_level is not None:
-        mask &= ard["variable_level"] == str(variable_level)
-    for name, level in filters.items():
-        hit = pd.Series(False, index=ard.index)
-        for i in (1, 2, 3):
-            hit |= (ard[f"group{i}"] == name) & (ard[f"group{i}_level"] == str(level))
-        mask &= hit
-    if exact_groups:
-        wanted = set(filters)
-        names = ard[["group1", "group2", "group3"]].astype(str)
-        mask &= pd.Series(
-            [{g for g in rec if g} == wanted for rec in names.itertuples(index=False)],
-            index=ard.index,
-        )
-    return ard.loc[mask, list(ARD_COLUMNS)]
+    found = ard_mod.index_for(ard).positions(
+        analysis_id, stat_name, variable=variable,
+        variable_level=None if variable_level is None else str(variable_level),
+        levels=filters, exact_groups=exact_groups)
+    return ard.iloc[found][list(ARD_COLUMNS)]
 
 
 def cell_from_ard(
@@ -374,7 +361,7 @@ def cell_from_ard(
     text = formatter(*values)
     if not isinstance(text, str):
         raise TypeError(f"formatter for {analysis_id}/{names} returned {type(text).__name__}")
-    trace = pd.concat(matches, ignore_index=True)
+    trace = matches[0] if len(matches) == 1 else pd.concat(matches, ignore_index=True)
     return Cell(text, trace)
 
 
@@ -419,6 +406,7 @@ class TableBuilder:
         self._analysis_ids = list(analysis_ids)
         self._rows: list[BodyRow] = []
         self._traces: list[pd.DataFrame] = []
+        self._places: list[tuple[int, str, str, str, str]] = []
         self._keys = {c.key for c in self.columns}
 
     def add_row(
@@ -440,14 +428,9 @@ class TableBuilder:
             if isinstance(cell, Cell):
                 texts[key] = cell.text
                 if len(cell.trace):
-                    trace = cell.trace.copy()
-                    trace.insert(0, "cell_text", cell.text)
-                    trace.insert(0, "column", key)
-                    trace.insert(0, "row_label", label)
-                    trace.insert(0, "row_group", group)
-                    trace.insert(0, "row", row_index)
-                    trace.insert(0, "table", self.number)
-                    self._traces.append(trace)
+                    self._traces.append(cell.trace)
+                    self._places.extend(
+                        [(row_index, group, label, key, cell.text)] * len(cell.trace))
             else:
                 texts[key] = cell
         self._rows.append(BodyRow(label, texts, indent=indent, group=group))
@@ -460,7 +443,12 @@ class TableBuilder:
         """The table, with ``data`` = the traces of every cell in row then column order."""
         data = empty_trace()
         if self._traces:
-            data = pd.concat(self._traces, ignore_index=True)[list(TRACE_COLUMNS)]
+            rows = pd.concat(self._traces, ignore_index=True)
+            places = pd.DataFrame(self._places,
+                                  columns=["row", "row_group", "row_label", "column", "cell_text"])
+            data = pd.concat([places, rows], axis=1)
+            data.insert(0, "table", self.number)
+            data = data[list(TRACE_COLUMNS)]
             data["row"] = data["row"].astype("int64")
             data["stat"] = data["stat"].astype(float)
         ids = list(dict.fromkeys([*self._analysis_ids, *data["analysis_id"].tolist()]))
