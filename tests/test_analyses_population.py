@@ -59,3 +59,12 @@ def test_grouping_gives_one_column_per_level(small_adsl: pd.DataFrame) -> None:
     ard = analysis_sets(adsl, by="TRT01A")
     n = ard[ard["stat_name"] == "N"].set_index("group1_level")["stat"]
     assert dict(n) == {"A": 2.0, "B": 3.0}
+
+
+def test_whole_number_levels_print_without_decimals(small_adsl: pd.DataFrame) -> None:
+    # HEGRBL is an integer grade, read as float from files with missing values
+    adsl = small_adsl.assign(HEGRBL=[0.0, 1.0, 2.0, 0.0, np.nan])
+    ard = demographics(adsl)
+    levels = set(ard.loc[ard["variable"] == "HEGRBL", "variable_level"])
+    assert levels == {"0", "1", "2", "Missing"}
+    assert _stat(ard, "HEGRBL", "n", "0") == 2

@@ -94,3 +94,11 @@ def test_tfl_list_against_produced_outputs(sap: Sap) -> None:
         "TFL list was not produced",
         "T14.9.9 'Something Else' was produced but is not in the TFL list",
     ]
+
+
+def test_an_analysis_listing_no_parameters_may_use_its_own_codes(sap: Sap) -> None:
+    # SURV-TFS lists no laboratory parameters; its ADTTE code TFS is not a dropped parameter
+    assert sap.analysis("SURV-TFS").parameters == ()
+    ard = pd.concat([complete_ard(sap), to_frame([
+        make_row("SURV-TFS", {"PARAMCD": "TFS"}, "AVAL", "N", 9)])], ignore_index=True)
+    assert check_traceability(sap, ard, produced(sap)) == []

@@ -141,10 +141,19 @@ def demographics(
 def _add_categorical(
     b: ArdBuilder, values: pd.Series, var: str, n_total: int, col: Mapping[str, object]
 ) -> None:
-    text = values.astype(str).replace({"": "Missing", "nan": "Missing", "<NA>": "Missing"})
+    text = values.map(_level_text)
     for level, n in sorted(text.value_counts().items(), key=lambda kv: str(kv[0])):
         b.add(var, "n", int(n), variable_level=level, groups=col)
         b.add(var, "pct", _pct(int(n), n_total), variable_level=level, groups=col)
+
+
+def _level_text(value: object) -> str:
+    """A category level as text: whole numbers without ``.0``; missing as ``Missing``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return "Missing"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _pct(n: int, total: int) -> float:
