@@ -1,0 +1,143 @@
+"""Safety listings (ICH E3 16.2.7 and 16.2.8) as tidy frames, one row per record.
+
+Listings carry no statistics and no ARD rows: each function returns the records, sorted by
+group, subject and date, with the columns a reviewer reads. The renderer
+(:func:`msc_analysis.render.safety_tables.listing_table`) shows them as they are.
+
+- L16.2.7.1 :func:`listing_serious_aes` -- serious adverse events (all, with ``TRTEMFL``);
+- L16.2.7.2 :func:`listing_deaths` -- deaths (ADSL ``DTHFL`` / ``DTHDT``, and fatal AEs);
+- L16.2.7.3 :func:`listing_ae_stop` -- AEs leading to a session being stopped or to
+  discontinuation of the sessions;
+- L16.2.8.1 :func:`listing_lab_grade3` -- post-baseline laboratory values of CTCAE grade >= 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from msc_analysis.analyses.safety_data import GROUP, as_safety_data
+from msc_analysis.io.issues import DataIssues
+
+__all__ = [
+    "LISTINGS",
+    "listing_ae_stop",
+    "listing_deaths",
+    "listing_lab_grade3",
+    "listing_serious_aes",
+]
+
+_AE_COLUMNS = ("USUBJID", GROUP, "AESEQ", "AEBODSYS", "AEDECOD", "AETERM", "ASTDT", "AENDT",
+               "AGRADEN", "SERCRIT", "RELATION", "AEACN", "AEOUT", "TRTEMFL")
+
+
+def _group_label(by: str | None) -> str:
+    return by or "Group"
+
+
+def _ae_frame(data: object) -> pd.DataFrame:
+    ae = data.ae  # type: ignore[attr-defined]
+    if ae is None:
+        return pd.DataFrame(columns=list(_AE_COLUMNS))
+    frame = ae.frame.copy()
+    crit = [v for v in ae.seriousness_vars]
+    frame["SERCRIT"] = [
+        "; ".join(v for v in crit if str(row.get(f"SER_{v}", "")) == "Y")
+        for row in frame[[f"SER_{v}" for v in crit]].to_dict("records")
+    ] if crit else ""
+    rel = list(ae.relationship_vars)
+    frame["RELATION"] = [
+        "; ".join(f"{v}: {str(row.get(v, '')) or 'missing'}" for v in rel)
+        for row in frame[rel].to_dict("records")
+    ] if rel else ""
+    for col in _AE_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = ""
+    return frame
+
+
+def _finish(frame: pd.DataFrame, columns: tuple[str, ...], by: str | None,
+            sort: list[str]) -> pd.DataFrame:
+    out = frame.loc[:, list(columns)].sort_values(sort, kind="stable").reset_index(drop=True)
+    return out.rename(columns={GROUP: _group_label(by)})
+
+
+def listing_serious_aes(study: object, sap: object = None, issues: DataIssues | None = None,
+                        by: str | None = None) -> pd.DataFrame:
+    """L16.2.7.1: serious adverse events."""
+    data = as_safety_data(study, sap, issues, by)
+    ae = _ae_frame(data)
+    ser = ae.loc[ae.get("SERFL", pd.Series("", index=ae.index)) == "Y"]
+    return _finish(ser, _AE_COLUMNS, data.by, [GROUP, "USUBJID", "ASTDT", "AESEQ"])
+
+
+def listing_ae_stop(study: object, sap: object = None, issues: DataIssues | None = None,
+                    by: str | None = None) -> pd.DataFrame:
+    """L16.2.7.3: AEs leading to a session stopped or sessions discontinued."""
+    data = as_safety_data(study, sap, issues, by)
+    ae = _ae_frame(data)
+    stop = ae.loc[ae.get("STOPFL", pd.Series("", index=ae.index)) == "Y"]
+    return _finish(stop, _AE_COLUMNS, data.by, [GROUP, "USUBJID", "ASTDT", "AESEQ"])
+
+
+def listing_deaths(study: object, sap: object = None, issues: DataIssues | None = None,
+                   by: str | None = None) -> pd.DataFrame:
+    """L16.2.7.2: deaths, from ADSL (``DTHFL = "Y"`` or a death date) and fatal AEs.
+
+    Columns: subject, group, death date, study day of death relative to the first session
+    (day 1 = first session), the fatal AE(s) and whether they were treatment-emergent.
+    """
+    data = as_safety_data(study, sap, issues, by)
+    sl = data.adsl
+    dthfl = sl["DTHFL"].astype(str).str.strip().str.upper() == "Y" if "DTHFL" in sl.columns \
+        else pd.Series(False, index=sl.index)
+    dthdt = pd.to_datetime(sl["DTHDT"]) if "DTHDT" in sl.columns else pd.Series(
+        pd.NaT, index=sl.index)
+    ae = _ae_frame(data)
+    fatal = ae.loc[ae.get("FATALFL", pd.Series("", index=ae.index)) == "Y"]
+    subjects = set(sl.loc[dthfl | dthdt.notna(), "USUBJID"]) | set(fatal["USUBJID"])
+    rows = []
+    for subj in sorted(subjects):
+        rec = sl.loc[sl["USUBJID"] == subj].iloc[0]
+        f = fatal.loc[fatal["USUBJID"] == subj]
+        date = pd.to_datetime(rec.get("DTHDT")) if "DTHDT" in sl.columns else pd.NaT
+        start = pd.to_datetime(rec.get("TRTSDT")) if "TRTSDT" in sl.columns else pd.NaT
+        day = (date - start).days + 1 if pd.notna(date) and pd.notna(start) else np.nan
+        rows.append({
+            "USUBJID": subj,
+            GROUP: rec[GROUP],
+            "DTHDT": date,
+            "DTHDY": day,
+            "FATAL_AE": "; ".join(f["AEDECOD"].astype(str)),
+            "TRTEMFL": "; ".join(f["TRTEMFL"].astype(str).replace("", "N")),
+        })
+    frame = pd.DataFrame(rows, columns=["USUBJID", GROUP, "DTHDT", "DTHDY", "FATAL_AE",
+                                        "TRTEMFL"])
+    return _finish(frame, tuple(frame.columns), data.by, [GROUP, "USUBJID"])
+
+
+def listing_lab_grade3(study: object, sap: object = None, issues: DataIssues | None = None,
+                       by: str | None = None) -> pd.DataFrame:
+    """L16.2.8.1: post-baseline laboratory values of CTCAE grade >= 3 (SAP grade basis)."""
+    data = as_safety_data(study, sap, issues, by)
+    columns = ("USUBJID", GROUP, "PARAMCD", "AVISIT", "ATPT", "ADTM", "ADT", "AVAL", "AVALU",
+               "LLN", "ULN", "BASE", "ATOXTERM", "ATOXGRN", "BTOXGRN", "ATOXGRNR")
+    if data.lab is None:
+        return pd.DataFrame(columns=[_group_label(data.by) if c == GROUP else c
+                                     for c in columns])
+    lab = data.lab
+    sel = lab.loc[(lab["POSTFL"] == "Y") & (lab["ATOXGRN"] >= 3)].copy()
+    for col in columns:
+        if col not in sel.columns:
+            sel[col] = ""
+    when = "ADTM" if "ADTM" in lab.columns else "ADT"
+    return _finish(sel, columns, data.by, [GROUP, "USUBJID", "PARAMCD", when])
+
+
+#: Listing number -> (function, title).
+LISTINGS = {
+    "16.2.7.1": (listing_serious_aes, "Serious Adverse Events"),
+    "16.2.7.2": (listing_deaths, "Deaths"),
+    "16.2.7.3": (listing_ae_stop, "Adverse Events Leading to Stopping of Sessions"),
+    "16.2.8.1": (listing_lab_grade3, "Laboratory Values of CTCAE Grade 3 or Higher"),
+}
