@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from msc_analysis.render.table import DisplayTable
-from msc_analysis.render.writers import to_html
+from msc_analysis.render.writers import TABLE_CSS, to_html
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,20 @@ class Section:
     anchor: str = ""
 
 
-_CSS = """
+_PAGE_CSS = """
 body{font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;font-size:14px;color:#111;
 max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #333;padding-bottom:.2em;
-margin-top:2.2em}.meta{color:#333}.meta td{padding:.1em 1em .1em 0}
-table{border-collapse:collapse;margin:1em 0 .3em 0;font-size:13px}
-caption{caption-side:top;text-align:left;font-weight:bold;padding:.4em 0}
-th,td{border-top:1px solid #999;border-bottom:1px solid #999;padding:.25em .6em;
-vertical-align:top}thead th{border-bottom:2px solid #333;white-space:pre-line}
-tfoot td{border:none;font-size:12px;color:#333}figure{margin:1.5em 0}
+margin-top:2.2em}table.meta td{padding:.1em 1em .1em 0;vertical-align:top}
+table.msc-table{font-size:13px}figure{margin:1.5em 0}
 figure img{max-width:100%;height:auto;border:1px solid #ddd}
 figcaption{font-weight:bold;margin-bottom:.4em}.fn{font-size:12px;color:#333;margin:.1em 0}
 .note{background:#f4f4f4;border-left:4px solid #0072B2;padding:.6em 1em}
 nav ol{columns:2;font-size:13px}
 """
+
+#: Table rules of the render core, then the page's own rules.
+_CSS = TABLE_CSS + _PAGE_CSS
 
 
 def _figure_html(item: FigureItem) -> str:

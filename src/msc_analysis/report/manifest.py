@@ -26,6 +26,10 @@ DEPENDENCIES: tuple[str, ...] = (
 )
 
 
+#: Settings fields that hold where a file was read from: never written (no machine paths).
+MACHINE_FIELDS: frozenset[str] = frozenset({"source"})
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
@@ -64,7 +68,8 @@ def settings_dict(settings: Any) -> Any:
     """A JSON-able copy of frozen settings (dataclasses, tuples, mappings)."""
     if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
         return {f.name: settings_dict(getattr(settings, f.name))
-                for f in dataclasses.fields(settings) if not f.name.startswith("_")}
+                for f in dataclasses.fields(settings)
+                if not f.name.startswith("_") and f.name not in MACHINE_FIELDS}
     if isinstance(settings, Mapping):
         return {str(k): settings_dict(v) for k, v in settings.items()}
     if isinstance(settings, (list, tuple)):

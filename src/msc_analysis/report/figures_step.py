@@ -1,0 +1,219 @@
+"""The report's figures: inputs built from ARD rows and derived data, drawn in the SAP's order.
+
+Each ``_fNN`` function builds the input frame of one figure of :mod:`msc_analysis.render.figures`
+from the report's results; :func:`figures` draws every figure the SAP's TFL list names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from msc_analysis.analyses.survival import kaplan_meier
+from msc_analysis.derive.baseline import derive_baseline, first_session_start
+from msc_analysis.render import figures as fg
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A drawn figure with its SAP number, title, alternative text and footnotes."""
+
+    number: str
+    title: str
+    alt: str
+    footnotes: tuple[str, ...]
+    figure: Figure
+
+
+def _first_biomarker(results: Any) -> str:
+    return results.sap.biomarkers[0]
+
+
+def _capped(frame: pd.DataFrame, max_subjects: int) -> pd.DataFrame:
+    keep = sorted(frame["USUBJID"].unique())[:max_subjects]
+    return frame[frame["USUBJID"].isin(keep)]
+
+
+def _followup_values(results: Any) -> pd.DataFrame:
+    """Baseline and windowed follow-up values (one per subject, parameter and visit)."""
+    sap, data = results.sap, results.prepost
+    if data is None:
+        return pd.DataFrame(columns=["USUBJID", "PARAMCD", "AVISIT", "AVISITN", "AVAL", "PCHG"])
+    base = data.base.assign(AVISIT="Baseline", AVISITN=float(sap.visit("Baseline").avisitn),
+                            AVAL=data.base["BASE"], PCHG=np.nan)
+    followup = {v.name for v in sap.followup_visits}
+    win = data.windows[(data.windows["ANL01FL"] == "Y") & data.windows["AVISIT"].isin(followup)]
+    cols = ["USUBJID", "PARAMCD", "AVISIT", "AVISITN", "AVAL", "PCHG"]
+    return pd.concat([base[cols], win[cols]], ignore_index=True)
+
+
+def _f14_2_1(results: Any, max_subjects: int) -> Figure:
+    sap = results.sap
+    values = _capped(_followup_values(results), max_subjects)
+    specs = [fg.ParameterSpec.from_parameter(sap.parameters[p]) for p in sap.biomarkers]
+    return fg.spaghetti_grid(values, specs, conf_level=sap.conf_level)
+
+
+def _f14_2_2(results: Any, max_subjects: int) -> Figure:
+    code = _first_biomarker(results)
+    param = results.sap.parameters[code]
+    pairs = results.prepost.pairs if results.prepost is not None else pd.DataFrame(
+        columns=["USUBJID", "PARAMCD", "SESSNUM", "PRE", "POST"])
+    pairs = _capped(pairs[pairs["PARAMCD"] == code], max_subjects)
+    return fg.prepost_paired(pairs, code, param.label, param.unit, param.scale == "log")
+
+
+def _f14_2_3(results: Any, max_subjects: int) -> Figure:
+    code = _first_biomarker(results)
+    values = _followup_values(results)
+    values = _capped(values[(values["PARAMCD"] == code) & values["PCHG"].notna()], max_subjects)
+    return fg.waterfall(values, results.sap.parameters[code].label, paramcd=code)
+
+
+def _f14_2_4(results: Any, max_subjects: int) -> Figure:
+    ard, sap = results.ard, results.sap
+    rows = ard[(ard["analysis_id"] == "PP-SESS") & (ard["variable"] == "RATIO")
+               & (ard["variable_level"] == "paired-t")]
+    records = []
+    for (code, session), part in rows.groupby(["group1_level", "group2_level"], sort=False):
+        stat = part.set_index("stat_name")["stat"]
+        records.append({"label": f"{sap.parameters[code].label.split(' (')[0]}, session {session}",
+                        "estimate": stat.get("estimate"), "conf_low": stat.get("conf_low"),
+                        "conf_high": stat.get("conf_high"), "n": stat.get("n")})
+    gmr = pd.DataFrame(records, columns=["label", "estimate", "conf_low", "conf_high", "n"])
+    pct = f"{100 * sap.conf_level:g}"
+    return fg.forest(gmr, xlabel=f"Geometric mean ratio post/pre ({pct}% CI, log scale)",
+                     conf_level=sap.conf_level)
+
+
+def _f14_3_1(results: Any, max_subjects: int) -> Figure:
+    ard, sap = results.ard, results.sap
+    rows = ard[(ard["analysis_id"] == "SAF-AESOCPT") & (ard["variable"] == "AEDECOD")]
+    records = []
+    for (soc, pt), part in rows.groupby(["group1_level", "variable_level"], sort=False):
+        stat = part.set_index("stat_name")["stat"]
+        records.append({"SOC": soc, "PT": pt, "n": stat["n"], "N": stat["N"],
+                        "pct": stat["pct"], "conf_low": 100 * stat["conf_low"],
+                        "conf_high": 100 * stat["conf_high"]})
+    incidence = pd.DataFrame(records, columns=["SOC", "PT", "n", "N", "pct", "conf_low",
+                                               "conf_high"])
+    pct = f"{100 * sap.conf_level:g}"
+    return fg.ae_dotplot(incidence, conf_level=sap.conf_level,
+                         xlabel=f"Subjects with the TEAE, % (Clopper-Pearson {pct}% CI)")
+
+
+def _days(dates: pd.Series, start: pd.Series) -> pd.Series:
+    return (dates.dt.normalize() - start).dt.days.astype(float)
+
+
+def _f14_3_2(results: Any, max_subjects: int) -> Figure:
+    study = results.study
+    adsl = study.adsl[study.adsl["TRTSDT"].notna()] if "TRTSDT" in study.adsl else study.adsl
+    adsl = _capped(adsl, max_subjects)
+    start = adsl.set_index("USUBJID")["TRTSDT"]
+    end = adsl.set_index("USUBJID").get("LSTALVDT", start)
+    for var in ("LTXDT", "DTHDT"):
+        if var in adsl.columns:
+            end = adsl.set_index("USUBJID")[var].fillna(end)
+    status = adsl.set_index("USUBJID")["EOSSTT"].astype(str).replace("", "ONGOING")
+    if "LTXFL" in adsl.columns:
+        status = status.mask(adsl.set_index("USUBJID")["LTXFL"] == "Y", "TRANSPLANTED")
+    if "DTHFL" in adsl.columns:
+        status = status.mask(adsl.set_index("USUBJID")["DTHFL"] == "Y", "DIED")
+    subjects = pd.DataFrame({"USUBJID": start.index, "TRTSDT": start.to_numpy(),
+                             "ENDDY": _days(end, start).to_numpy(),
+                             "STATUS": status.to_numpy()})
+    sessions = aes = None
+    if study.adex is not None:
+        ex = study.adex[study.adex["USUBJID"].isin(start.index)]
+        sessions = pd.DataFrame({"USUBJID": ex["USUBJID"],
+                                 "DAY": _days(ex["ASTDTM"], ex["USUBJID"].map(start))})
+    if study.adae is not None and "ASTDT" in study.adae.columns:
+        ae = study.adae[study.adae["USUBJID"].isin(start.index) & study.adae["ASTDT"].notna()]
+        grade = ae["ATOXGR"] if "ATOXGR" in ae.columns else pd.Series("", index=ae.index)
+        aes = pd.DataFrame({"USUBJID": ae["USUBJID"],
+                            "DAY": _days(ae["ASTDT"], ae["USUBJID"].map(start)),
+                            "GRADE": grade.astype(str)})
+    return fg.swimmer(subjects, sessions, aes, cutoff=results.cutoff)
+
+
+def _f14_3_3(results: Any, max_subjects: int) -> Figure:
+    study, sap = results.study, results.sap
+    cols = ["USUBJID", "ALT_ULN", "TBIL_ULN", "ALT_BASE", "TBIL_BASE"]
+    if study.adlb is None:
+        return fg.hepatic_safety(pd.DataFrame(columns=cols))
+    lab = study.adlb[study.adlb["PARAMCD"].isin(["ALT", "TBIL"])]
+    with_base = derive_baseline(lab, first_session_start(study.adsl, study.adex))
+    post = with_base[(with_base["PREFL"] != "Y") & with_base["AVAL"].notna()]
+    records = []
+    for usubjid, part in post.groupby("USUBJID"):
+        row = {"USUBJID": usubjid}
+        for code in ("ALT", "TBIL"):
+            values = part[part["PARAMCD"] == code]
+            if values.empty:
+                row[f"{code}_ULN"] = row[f"{code}_BASE"] = np.nan
+                continue
+            peak = values.loc[values["AVAL"].idxmax()]
+            uln = peak["ANRHI"] if pd.notna(peak.get("ANRHI")) else sap.parameters[code].uln
+            row[f"{code}_ULN"] = peak["AVAL"] / uln
+            row[f"{code}_BASE"] = peak["AVAL"] / peak["BASE"] if peak["BASE"] else np.nan
+        records.append(row)
+    peaks = _capped(pd.DataFrame(records, columns=cols), max_subjects)
+    return fg.hepatic_safety(peaks)
+
+
+def _f14_3_4(results: Any, max_subjects: int) -> Figure:
+    tte, sap = results.tte, results.sap
+    time = tte["AVAL"].to_numpy(float)
+    km = kaplan_meier(time, 1 - tte["CNSR"].to_numpy(int), sap.conf_level)
+    days = list(range(0, 91, 14))
+    at_risk = pd.DataFrame({"day": days, "n": [km.n_at_risk(d, time) for d in days]})
+    censored = tte.loc[tte["CNSR"] == 1, "AVAL"].to_numpy(float)
+    pct = f"{100 * sap.conf_level:g}"
+    return fg.kaplan_meier_plot(km.table, censored, at_risk, landmarks=(28, 90), max_day=90,
+                                conf_level=sap.conf_level,
+                                ylabel=f"Transplant-free survival ({pct}% CI)")
+
+
+def _f14_3_5(results: Any, max_subjects: int) -> Figure:
+    ard, mon = results.ard, results.sap.monitoring
+    rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == "DLT")]
+    wide = rows.pivot_table(index="group1_level" if rows["group1"].eq("SUBJSEQ").all()
+                            else "group2_level", columns="stat_name", values="stat",
+                            aggfunc="first")
+    monitor = pd.DataFrame({"n": wide.get("n", pd.Series(dtype=float)),
+                            "events": wide.get("n_events", pd.Series(dtype=float)),
+                            "post_prob": wide.get("post_prob", pd.Series(dtype=float))})
+    monitor = monitor.sort_values("n").reset_index(drop=True)
+    return fg.monitoring_plot(monitor, mon.threshold, mon.prob_cutoff, mon.min_subjects,
+                              max_subjects=mon.max_subjects)
+
+
+BUILDERS: dict[str, tuple[Callable[[Any, int], Figure], str]] = {
+    "F14.2.1": (_f14_2_1, "Individual biomarker trajectories over visits with the mean and CI"),
+    "F14.2.2": (_f14_2_2, "Pre- and post-session values of each subject, one panel per session"),
+    "F14.2.3": (_f14_2_3, "Waterfall of percent change from baseline at Day 7 and Day 28"),
+    "F14.2.4": (_f14_2_4, "Forest plot of post/pre geometric mean ratios per biomarker"),
+    "F14.3.1": (_f14_3_1, "Dot plot of TEAE incidence by preferred term with exact CIs"),
+    "F14.3.2": (_f14_3_2, "Swimmer plot of each subject's course: sessions, AEs, outcome"),
+    "F14.3.3": (_f14_3_3, "Peak ALT against peak total bilirubin, in ULN and baseline multiples"),
+    "F14.3.4": (_f14_3_4, "Kaplan-Meier curve of transplant-free survival with numbers at risk"),
+    "F14.3.5": (_f14_3_5, "Posterior probability of an excess DLT-like rate after each subject"),
+}
+
+
+def figures(results: Any, max_subjects: int = 60) -> list[FigureSpec]:
+    """Draw every figure of the SAP's TFL list (the caller saves and closes them)."""
+    specs = []
+    for tfl in results.sap.tfls:
+        if tfl.kind != "figure":
+            continue
+        build, alt = BUILDERS[tfl.id]
+        specs.append(FigureSpec(tfl.number, tfl.title, alt, tfl.footnotes,
+                                build(results, max_subjects)))
+    return specs
