@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from msc_analysis.rounding import round_half_away_array
+
 #: umol/L per mg/dL of bilirubin (brief section 1.4).
 BILIRUBIN_UMOL_PER_MG_DL = 17.1
 #: umol/L per mg/dL of creatinine (brief section 1.4).
@@ -49,27 +51,9 @@ FloatOrArray = float | NDArray[np.float64]
 
 
 def round_half_away(x: ArrayLike, decimals: int = 0) -> NDArray[np.float64]:
-    """Round half away from zero, as SAS ``round`` does.
-
-    A relative fuzz of 1e-12 absorbs binary representation error, so ``2.45`` rounds to ``2.5``
-    at one decimal although its double is slightly below 2.45.
-
-    Parameters
-    ----------
-    x : array_like
-        Values to round.
-    decimals : int
-        Number of decimals to keep.
-
-    Returns
-    -------
-    numpy.ndarray
-        The rounded values (NaN stays NaN).
-    """
-    values = np.asarray(x, dtype=float)
-    scale = 10.0**decimals
-    scaled = np.abs(values) * scale
-    return np.sign(values) * np.floor(scaled * (1 + 1e-12) + 0.5) / scale
+    """Round half away from zero, as SAS ``round`` does (the package's one rule,
+    :func:`msc_analysis.rounding.round_half_away_array`); NaN stays NaN."""
+    return round_half_away_array(x, decimals)
 
 
 def _out(values: NDArray[np.float64]) -> FloatOrArray:

@@ -45,9 +45,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
+
+from msc_analysis.rounding import round_decimal
 
 __all__ = [
     "DEFAULT_DECIMALS_RULE",
@@ -72,12 +74,6 @@ MISSING = ""
 #: Text of one missing part of a composite cell (e.g. the SD of a single value, a CI bound).
 NOT_ESTIMABLE = "NE"
 
-#: Relative tolerance within which a value counts as an exact half (SAS's ROUND/FUZZ use 1E-12).
-FUZZ = Decimal("1e-12")
-#: Largest tolerance, in rounding units: for large values the relative fuzz would otherwise swallow
-#: the digits being rounded (1e-12 of 1e15 is 1000).
-MAX_FUZZ = Decimal("1e-6")
-_HALF = Decimal("0.5")
 
 
 def is_missing(x: object) -> bool:
@@ -95,27 +91,6 @@ def _check_decimals(decimals: int) -> int:
     if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:
         raise ValueError(f"decimals must be a non-negative integer, got {decimals!r}")
     return decimals
-
-
-def _round_decimal(x: float, decimals: int) -> Decimal:
-    """Round a finite float half away from zero (with SAS-style fuzz) as an exact Decimal."""
-    value = float(x)
-    if math.isinf(value):
-        raise ValueError(f"cannot round an infinite value ({value})")
-    negative = math.copysign(1.0, value) < 0
-    # The shortest round-tripping decimal (what was typed or read from a file) ...
-    q_short = abs(Decimal(repr(value))).scaleb(decimals)
-    # ... and the exact binary value, both in units of 10**-decimals.
-    q_exact = abs(Decimal(value)).scaleb(decimals)
-    tolerance = min(FUZZ * max(q_exact, Decimal(1)), MAX_FUZZ)
-    if q_short - q_short.to_integral_value(rounding=ROUND_FLOOR) == _HALF:
-        rounded = q_short.to_integral_value(rounding=ROUND_FLOOR) + 1
-    elif abs(q_exact - q_exact.to_integral_value(rounding=ROUND_FLOOR) - _HALF) <= tolerance:
-        rounded = q_exact.to_integral_value(rounding=ROUND_FLOOR) + 1
-    else:
-        rounded = q_exact.to_integral_value(rounding=ROUND_HALF_UP)
-    result = rounded.scaleb(-decimals)
-    return -result if negative else result
 
 
 def round_half_away(x: float | None, decimals: int = 0) -> float:
@@ -141,7 +116,7 @@ def round_half_away(x: float | None, decimals: int = 0) -> float:
     _check_decimals(decimals)
     if is_missing(x):
         return math.nan
-    return float(_round_decimal(float(x), decimals))  # type: ignore[arg-type]
+    return float(round_decimal(float(x), decimals))  # type: ignore[arg-type]
 
 
 def fmt_num(x: float | None, decimals: int) -> str:
@@ -158,7 +133,7 @@ def fmt_num(x: float | None, decimals: int) -> str:
     _check_decimals(decimals)
     if is_missing(x):
         return MISSING
-    rounded = _round_decimal(float(x), decimals)  # type: ignore[arg-type]
+    rounded = round_decimal(float(x), decimals)  # type: ignore[arg-type]
     if rounded == 0:
         rounded = abs(rounded)
     return f"{rounded:.{decimals}f}"
