@@ -115,6 +115,7 @@ def test_key_settings_table(sap: Sap) -> None:
         "lloq.primary": sap.lloq.primary, "lloq.sensitivity": sap.lloq.sensitivity,
         "mmrm.covariance_order": ", ".join(mm.covariance_order), "mmrm.df_method": mm.df_method,
         "mmrm.baseline_by_visit": "yes" if mm.baseline_by_visit else "no",
+        "mmrm.max_iter": mm.max_iter,
         "vitals.hypotension_sbp": v.hypotension_sbp, "vitals.sbp_drop": v.sbp_drop,
         "vitals.fever_temp": v.fever_temp,
         "monitoring.prior_a": m.prior_a, "monitoring.prior_b": m.prior_b,

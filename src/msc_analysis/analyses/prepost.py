@@ -14,6 +14,8 @@ PP-FU      ``Baseline`` and the follow-up visits: descriptives of ``AVAL``, ``CH
            paired t (visit vs baseline) and signed-rank of ``CHG``
 PP-MMRM    LS mean change from baseline per follow-up visit (``variable_level`` ``mmrm``;
            ``RATIO`` on log scale, ``CHG`` on linear scale); ``loglik`` of each model
+           (variable ``MODEL``), or, when fewer than :data:`MMRM_MIN_SUBJECTS` subjects
+           contribute, ``n`` of variable ``MODEL`` with the reason in ``method``
 PP-MELD    MELD, MELD-Na, MELD 3.0 (group1 ``PARAMCD`` = MELD/MELDNA/MELD3) over time, as PP-FU
 PP-HOLM    the SAP's test (paired t) of change to the key visit; ``p_value_adj`` = Holm across
            the Holm family
@@ -32,8 +34,10 @@ which reports its achieved level (at least the requested one).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,14 +54,15 @@ from msc_analysis.analyses.prepost_data import (
 )
 from msc_analysis.ard import ArdBuilder, bind, to_frame
 from msc_analysis.derive.visits import REASON_NOT_CHOSEN
-from msc_analysis.errors import MscError
+from msc_analysis.errors import AnalysisError, MscError
 from msc_analysis.io.issues import DataIssues
-from msc_analysis.stats.mmrm import fit_mmrm_with_fallback
+from msc_analysis.stats.mmrm import MmrmResult, fit_mmrm_with_fallback
 from msc_analysis.stats.results import StatsInputError
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "MMRM_MIN_SUBJECTS",
     "PP_IDS",
     "REASON_NO_BASELINE",
     "REASON_NO_SESSION",
@@ -77,6 +82,9 @@ __all__ = [
 PP_IDS: tuple[str, ...] = ("PP-SESS", "PP-RR", "PP-FU", "PP-MMRM", "PP-MELD", "PP-HOLM", "PP-LLOQ")
 
 REASON_NO_BASELINE = "no baseline value"
+#: Fewest subjects with a baseline and at least one follow-up value for which the MMRM is fitted
+#: (SAP section 7.6); with fewer, PP-MMRM reports the counts and says the model was not fitted.
+MMRM_MIN_SUBJECTS = 4
 REASON_NO_SESSION = "no session with pre- and post-session values"
 
 PAIRED_T = "paired-t"
@@ -467,17 +475,77 @@ def _mmrm_frame(data: PrepostData, p: str, visits: Sequence[Any], log: bool,
     return frame[["USUBJID", "AVISIT", "Y", "B"]]
 
 
+_ITERATIONS = re.compile(r"\((\d+) iterations\)\s*$")
+
+
+def _iterations(message: str) -> int | None:
+    """Optimiser iterations of a fit, from the ``"... (N iterations)"`` end of its message."""
+    match = _ITERATIONS.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _fit_mmrm(frame: pd.DataFrame, formula: str, settings: Any, visits: Sequence[Any],
+              issues: DataIssues, what: str) -> MmrmResult:
+    """:func:`fit_mmrm_with_fallback` with the SAP's iteration cap ``settings.max_iter``.
+
+    A structure whose fit needed more than ``max_iter`` optimiser iterations counts as not
+    converged (SAP section 7.6): the fallback goes on with the next structure of
+    ``settings.covariance_order``, and the fit finally used lists every structure passed over,
+    with the reason, in ``fallback_attempts``.
+
+    Raises
+    ------
+    AnalysisError
+        When no structure converges within the cap (the message lists every attempt).
+    """
+    order = list(settings.covariance_order)
+    cap = int(settings.max_iter)
+    attempts: list[tuple[str, str]] = []
+    while order:
+        try:
+            fit = fit_mmrm_with_fallback(frame, formula, "USUBJID", "AVISIT", order=tuple(order),
+                                         df=settings.df_method,
+                                         visit_levels=[v.name for v in visits])
+        except AnalysisError as err:
+            if not attempts:
+                raise
+            earlier = "; ".join(f"{c}: {m}" for c, m in attempts)
+            raise AnalysisError(f"{err}; before that: {earlier}") from None
+        attempts.extend(fit.fallback_attempts)
+        n_iter = _iterations(fit.message)
+        if n_iter is None:
+            issues.add(source="PP-MMRM", rule="iterations-unknown", severity="note",
+                       variable="AVAL",
+                       message=f"{what}: the fit reports no iteration count ({fit.message!r}); "
+                               f"the SAP's limit of {cap} iterations could not be checked")
+        if n_iter is None or n_iter <= cap:
+            return dataclasses.replace(fit, fallback_attempts=tuple(attempts))
+        attempts.append((fit.covariance, f"not converged within max_iter = {cap} iterations "
+                                         f"({n_iter} iterations)"))
+        used = order.index(fit.covariance) if fit.covariance in order else 0
+        order = order[used + 1:]
+    listed = "; ".join(f"{c}: {m}" for c, m in attempts)
+    raise AnalysisError(f"MMRM {formula!r}: no covariance structure converged within "
+                        f"{cap} iterations ({listed})")
+
+
 def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     """PP-MMRM: least-squares mean change from baseline at each follow-up visit.
 
     Model (SAP): change from baseline ~ visit + baseline (+ baseline x visit when
     ``sap.mmrm.baseline_by_visit``), REML, the first covariance structure of
-    ``sap.mmrm.covariance_order`` that converges, ``sap.mmrm.df_method`` degrees of freedom
+    ``sap.mmrm.covariance_order`` that converges within ``sap.mmrm.max_iter`` iterations,
+    ``sap.mmrm.df_method`` degrees of freedom
     (:func:`msc_analysis.stats.mmrm.fit_mmrm_with_fallback`). LS means are at the mean
     baseline. On the log scale the change is ``log(AVAL) - log(BASE)`` with ``log(BASE)`` as
     covariate, and the LS mean and its limits are back-transformed to a geometric mean ratio
     visit / baseline (variable ``RATIO``); on the linear scale variable ``CHG`` with ``se``.
-    A parameter whose model cannot be fitted gets a data-issue note and only its counts.
+
+    A parameter with fewer than :data:`MMRM_MIN_SUBJECTS` contributing subjects (a baseline and
+    at least one follow-up value) is not fitted: it keeps its counts, gets an ARD row ``n`` of
+    variable ``MODEL`` (the subjects contributing) whose ``method`` says why (Table 14.2.4
+    prints it as a footnote) and a data-issue note. A parameter whose model cannot be fitted
+    gets a data-issue note and only its counts.
     """
     b = ArdBuilder("PP-MMRM")
     _population_row(b, data)
@@ -487,12 +555,17 @@ def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     for p in _params(sap, "PP-MMRM", _biomarkers(sap), data):
         log = _is_log(sap, p)
         frame = _mmrm_frame(data, p, visits, log, issues, b)
+        n_subjects = int(frame["USUBJID"].nunique())
+        if n_subjects < MMRM_MIN_SUBJECTS:
+            reason = (f"MMRM not fitted: {n_subjects} subject(s) with a baseline and a follow-up "
+                      f"value, fewer than the {MMRM_MIN_SUBJECTS} the SAP requires")
+            b.add("MODEL", "n", n_subjects, groups={"PARAMCD": p}, method=reason)
+            issues.add(source="PP-MMRM", rule="too-few-subjects", severity="note",
+                       variable="AVAL", message=f"{p}: {reason}")
+            continue
         formula = "Y ~ AVISIT * B" if settings.baseline_by_visit else "Y ~ AVISIT + B"
         try:
-            fit = fit_mmrm_with_fallback(frame, formula, "USUBJID", "AVISIT",
-                                         order=tuple(settings.covariance_order),
-                                         df=settings.df_method,
-                                         visit_levels=[v.name for v in visits])
+            fit = _fit_mmrm(frame, formula, settings, visits, issues, f"{p} MMRM")
             lsm = fit.lsmeans(by="AVISIT", alpha=1.0 - level)
         except (MscError, ValueError, np.linalg.LinAlgError) as err:
             _not_estimable(issues, "PP-MMRM", f"{p} MMRM", err)
