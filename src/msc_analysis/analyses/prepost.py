@@ -34,10 +34,8 @@ which reports its achieved level (at least the requested one).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,7 +52,7 @@ from msc_analysis.analyses.prepost_data import (
 )
 from msc_analysis.ard import ArdBuilder, bind, to_frame
 from msc_analysis.derive.visits import REASON_NOT_CHOSEN
-from msc_analysis.errors import AnalysisError, MscError
+from msc_analysis.errors import MscError
 from msc_analysis.io.issues import DataIssues
 from msc_analysis.stats.mmrm import MmrmResult, fit_mmrm_with_fallback
 from msc_analysis.stats.results import StatsInputError
@@ -475,58 +473,24 @@ def _mmrm_frame(data: PrepostData, p: str, visits: Sequence[Any], log: bool,
     return frame[["USUBJID", "AVISIT", "Y", "B"]]
 
 
-_ITERATIONS = re.compile(r"\((\d+) iterations\)\s*$")
-
-
-def _iterations(message: str) -> int | None:
-    """Optimiser iterations of a fit, from the ``"... (N iterations)"`` end of its message."""
-    match = _ITERATIONS.search(message)
-    return int(match.group(1)) if match else None
-
-
 def _fit_mmrm(frame: pd.DataFrame, formula: str, settings: Any, visits: Sequence[Any],
               issues: DataIssues, what: str) -> MmrmResult:
-    """:func:`fit_mmrm_with_fallback` with the SAP's iteration cap ``settings.max_iter``.
+    """:func:`fit_mmrm_with_fallback` with the SAP's order and iteration cap.
 
-    A structure whose fit needed more than ``max_iter`` optimiser iterations counts as not
-    converged (SAP section 7.6): the fallback goes on with the next structure of
-    ``settings.covariance_order``, and the fit finally used lists every structure passed over,
-    with the reason, in ``fallback_attempts``.
+    A structure whose fit needs more than ``settings.max_iter`` optimiser iterations counts as
+    not converged (SAP section 7.6) and the fallback goes on with the next structure of
+    ``settings.covariance_order``; the fit used lists every structure passed over, with the
+    reason, in ``fallback_attempts``.
 
     Raises
     ------
     AnalysisError
         When no structure converges within the cap (the message lists every attempt).
     """
-    order = list(settings.covariance_order)
-    cap = int(settings.max_iter)
-    attempts: list[tuple[str, str]] = []
-    while order:
-        try:
-            fit = fit_mmrm_with_fallback(frame, formula, "USUBJID", "AVISIT", order=tuple(order),
-                                         df=settings.df_method,
-                                         visit_levels=[v.name for v in visits])
-        except AnalysisError as err:
-            if not attempts:
-                raise
-            earlier = "; ".join(f"{c}: {m}" for c, m in attempts)
-            raise AnalysisError(f"{err}; before that: {earlier}") from None
-        attempts.extend(fit.fallback_attempts)
-        n_iter = _iterations(fit.message)
-        if n_iter is None:
-            issues.add(source="PP-MMRM", rule="iterations-unknown", severity="note",
-                       variable="AVAL",
-                       message=f"{what}: the fit reports no iteration count ({fit.message!r}); "
-                               f"the SAP's limit of {cap} iterations could not be checked")
-        if n_iter is None or n_iter <= cap:
-            return dataclasses.replace(fit, fallback_attempts=tuple(attempts))
-        attempts.append((fit.covariance, f"not converged within max_iter = {cap} iterations "
-                                         f"({n_iter} iterations)"))
-        used = order.index(fit.covariance) if fit.covariance in order else 0
-        order = order[used + 1:]
-    listed = "; ".join(f"{c}: {m}" for c, m in attempts)
-    raise AnalysisError(f"MMRM {formula!r}: no covariance structure converged within "
-                        f"{cap} iterations ({listed})")
+    return fit_mmrm_with_fallback(frame, formula, "USUBJID", "AVISIT",
+                                  order=tuple(settings.covariance_order),
+                                  df=settings.df_method, visit_levels=[v.name for v in visits],
+                                  max_iter=int(settings.max_iter))
 
 
 def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:

@@ -371,6 +371,8 @@ class MmrmResult:
         True when the optimiser reached a stationary point with positive definite information.
     message : str
         Optimiser message or reason for non-convergence.
+    n_iter : int
+        Optimiser iterations used (quasi-Newton iterations plus Newton refinement steps).
     n_obs, n_subjects, n_excluded : int
         Rows used, subjects with at least one row used, rows excluded.
     excluded : pandas.DataFrame
@@ -413,6 +415,7 @@ class MmrmResult:
     visit: str
     visit_levels: tuple
     fallback_attempts: tuple[tuple[str, str], ...] = ()
+    n_iter: int = 0
     _inference: _Inference | None = field(default=None, repr=False)
     _design_info: Any = field(default=None, repr=False)
     _factors: dict[str, list] = field(default_factory=dict, repr=False)
@@ -788,6 +791,7 @@ def fit_mmrm(
     reml: bool = True,
     *,
     visit_levels: Sequence | None = None,
+    max_iter: int | None = None,
 ) -> MmrmResult:
     """Fit a mixed model for repeated measures.
 
@@ -814,6 +818,9 @@ def fit_mmrm(
         REML (default) or maximum likelihood.
     visit_levels : sequence, optional
         Explicit order of the visits.
+    max_iter : int, optional
+        A fit needing more optimiser iterations (quasi-Newton plus Newton steps, reported as
+        ``n_iter``) than this counts as not converged, as a SAP's iteration limit states.
 
     Returns
     -------
@@ -835,8 +842,12 @@ def fit_mmrm(
         _start_variances(setup.y, setup.x, setup.prep.visit_codes, setup.structure.k)
     )
     psi, converged, message, n_iter = _optimise(obj, psi0)
+    if max_iter is not None and n_iter > max_iter:
+        converged = False
+        message = f"not converged within max_iter = {max_iter} iterations"
     theta = np.real(setup.structure.theta_from_psi(psi)).astype(float)
-    return _assemble(setup, theta, converged, f"{message} ({n_iter} iterations)")
+    res = _assemble(setup, theta, converged, f"{message} ({n_iter} iterations)")
+    return replace(res, n_iter=n_iter)
 
 
 @dataclass(frozen=True)
@@ -1031,8 +1042,10 @@ def fit_mmrm_with_fallback(
     reml: bool = True,
     *,
     visit_levels: Sequence | None = None,
+    max_iter: int | None = None,
 ) -> MmrmResult:
-    """Fit the first covariance structure of ``order`` that converges.
+    """Fit the first covariance structure of ``order`` that converges (within ``max_iter``
+    optimiser iterations, when given).
 
     A prespecified fallback sequence as SAPs state it ("if the unstructured covariance fails
     to converge, Toeplitz heterogeneous, then AR(1) heterogeneous, then compound symmetry").
@@ -1063,6 +1076,7 @@ def fit_mmrm_with_fallback(
                 df=df,
                 reml=reml,
                 visit_levels=visit_levels,
+                max_iter=max_iter,
             )
         except (NotPositiveDefiniteError, np.linalg.LinAlgError) as exc:
             attempts.append((structure, f"numerical failure: {exc}"))
