@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from msc_analysis.derive.lab_grades import grade_labs
+from msc_analysis.derive.lloq import substitute_lloq
 from msc_analysis.derive.teae import AeDerivation, attribute_to_sessions, prepare_adae
 from msc_analysis.errors import AnalysisError, DataError
 from msc_analysis.io.issues import DataIssues
@@ -210,10 +211,21 @@ def prepare_safety(
                           seriousness_vars=ae.seriousness_vars, teae_source=ae.teae_source)
     lab = _attach_group(study.adlb, saf, "adlb", issues)  # type: ignore[attr-defined]
     if lab is not None:
+        lab = _below_lloq(lab, sap)
         lab = grade_labs(lab, adsl=saf, adex=adex, sap=sap, issues=issues)
     return SafetyData(adsl=saf, by=by, groups=groups, denominators=denominators,
                       overall_label=overall, ae=ae, lab=lab, adex=adex, advs=advs, sap=sap,
                       issues=issues)
+
+
+def _below_lloq(lab: pd.DataFrame, sap: object | None) -> pd.DataFrame:
+    """Values below the LLOQ take the SAP's primary substitute (LLOQ/2), as in every analysis
+    (SAP section 6.5), so that they count in the laboratory summaries instead of dropping out."""
+    rule = getattr(getattr(sap, "lloq", None), "primary", None)
+    if rule is None:
+        return lab
+    limits = {code: p.lloq for code, p in getattr(sap, "parameters", {}).items()}
+    return substitute_lloq(lab, rule, limits)
 
 
 def as_safety_data(
