@@ -84,3 +84,19 @@ def test_boundaries_and_operating_characteristics_rows() -> None:
         en_mcse = lookup(oc, "SAF-MONOC", "mcse", variable="N_TREATED", TRUE_RATE=rate)
         assert abs(en - en_exact) < 4 * en_mcse + 1e-12
     assert len(monitoring_oc_table(oc, sap).rows) == len(rates)
+
+
+def test_monitoring_and_ae_tables_share_one_definition_of_related() -> None:
+    # CDISC spellings such as "PROBABLE" are related in the AE tables (derive.teae); the rule
+    # counts such an event too, so the tables and the stopping rule cannot disagree.
+    ae = fx.adae()
+    extra = pd.DataFrame([
+        # S06: grade 3, device relationship "PROBABLE", within the 7-day window
+        fx._ae("S06", 2, "Hypotension", fx.VASC, "2025-01-15", "3", dev="PROBABLE"),
+    ])
+    data = prepare_safety(fx.study(adae=pd.concat([ae, extra], ignore_index=True)), fx.sap())
+    frame = data.ae.frame
+    assert (frame.loc[(frame["USUBJID"] == "S06") & (frame["AESEQ"] == 2),
+                      "REL_AERELDEV"] == "Y").all()
+    subjects = dlt_subjects(data)
+    assert subjects.loc[subjects["DLTFL"], "USUBJID"].tolist() == ["S02", "S06"]

@@ -1,8 +1,9 @@
 """Bayesian safety monitoring: SAF-MON, SAF-MONBND, SAF-MONOC (SAP section 9).
 
 The monitored DLT-like event is the SAP's ``[monitoring]`` definition: an adverse event that is
-serious or of CTCAE grade >= ``min_grade``, assessed as possibly, probably or definitely related
-(``relatedness``) to the device or the MSCs (``related_to``), with onset from the first session
+serious or of CTCAE grade >= ``min_grade``, related to the device or the MSCs (``related_to``;
+"related" as the AE tables derive it: possibly, probably or definitely related, a missing
+assessment counting as related), with onset from the first session
 to ``window_days`` after the last session. A subject counts once (has the event or not), and
 subjects are evaluated in the order of their first session (``TRTSDT``, then ``USUBJID``).
 
@@ -70,13 +71,11 @@ def dlt_subjects(data: SafetyData) -> pd.DataFrame:
     if data.ae is not None and len(data.ae.frame):
         frame = data.ae.frame.drop(columns=["TRTSDT", "TRTEDT"], errors="ignore")
         ae = frame.merge(subj[["USUBJID", "TRTSDT", "TRTEDT"]], on="USUBJID")
-        related_to = [v for v in mon.related_to if v in ae.columns]
-        relatedness = {str(v).upper() for v in mon.relatedness}
-        if related_to:
-            related = np.zeros(len(ae), dtype=bool)
-            for var in related_to:
-                text = ae[var].fillna("").astype(str).str.strip().str.upper()
-                related |= (text.isin(relatedness) | (text == "")).to_numpy()
+        # "related" as the AE tables derive it (derive.teae.derive_relationship: possibly,
+        # probably or definitely related; a missing assessment counts as related)
+        flags = [f"REL_{v}" for v in mon.related_to if f"REL_{v}" in ae.columns]
+        if flags:
+            related = (ae[flags] == "Y").any(axis=1).to_numpy()
         else:
             related = (ae["RELANYFL"] == "Y").to_numpy()
         severe = (ae["SERFL"] == "Y").to_numpy() | (ae["AGRADEN"] >= mon.min_grade).to_numpy()

@@ -97,9 +97,6 @@ GRADE_BASES: tuple[str, ...] = ("", "abnormal-baseline", "absolute", "lln", "uln
 
 LLOQ_RULES: tuple[str, ...] = ("half", "lloq")
 
-RELATIONSHIPS: tuple[str, ...] = ("NOT RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED",
-                                  "PROBABLY RELATED", "DEFINITELY RELATED")
-
 RELATIONSHIP_VARIABLES: tuple[str, ...] = ("AERELDEV", "AERELMSC", "AERELPRC")
 
 
@@ -293,8 +290,6 @@ class Monitoring:
         An AE counts if serious, or of CTCAE grade >= ``min_grade`` (and related). *Added.*
     related_to : tuple of str
         ADAE relationship variables considered (device, MSC). *Added.*
-    relatedness : tuple of str
-        Relationship values that count as related. *Added.*
     """
 
     event: str
@@ -310,7 +305,6 @@ class Monitoring:
     window_days: int = 7
     min_grade: int = 3
     related_to: tuple[str, ...] = ("AERELDEV", "AERELMSC")
-    relatedness: tuple[str, ...] = ("POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED")
 
 
 @dataclass(frozen=True)
@@ -916,9 +910,6 @@ def _monitoring(t: _Table) -> Monitoring:
         min_grade=t.int("min_grade", 3, low=1, high=5),
         related_to=t.str_list("related_to", ("AERELDEV", "AERELMSC"),
                               choices=RELATIONSHIP_VARIABLES),
-        relatedness=t.str_list("relatedness",
-                               ("POSSIBLY RELATED", "PROBABLY RELATED", "DEFINITELY RELATED"),
-                               choices=RELATIONSHIPS),
     )
     t.done()
     if m.min_subjects > m.max_subjects:
