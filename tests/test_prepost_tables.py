@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,28 @@ def test_a_duplicated_ard_row_is_an_error_not_a_guess(ard, sap) -> None:
     row = ard.loc[(ard["analysis_id"] == "PP-RR") & (ard["stat_name"] == "mean")].head(1)
     with pytest.raises(ArdError, match="expected one ARD row"):
         prepost_tables(pd.concat([ard, row], ignore_index=True), sap)
+
+
+def test_achieved_level_is_shown_when_it_is_not_the_sap_level() -> None:
+    # With a 90 % level, PTA session 3 of the synthetic study has too few non-zero differences
+    # for the signed-rank interval to reach 90 %: R's wilcox.test reports the level it achieves.
+    from msc_analysis.io.loading import load_study
+    from msc_analysis.render.prepost_tables import sessions_table
+    from msc_analysis.sap import load_sap
+
+    repo = Path(__file__).resolve().parents[1]
+    sap = dataclasses.replace(load_sap(repo / "sap" / "sap.toml"), conf_level=0.90)
+    study = load_study(repo / "data" / "synthetic", analyses=("efficacy",))
+    ard = run_prepost(study, sap, DataIssues())
+    odd = ard[(ard["analysis_id"] == "PP-SESS") & (ard["stat_name"] == "conf_level")
+              & (ard["variable_level"] == "signed-rank") & (ard["stat"].round(9) != 0.9)]
+    assert len(odd) >= 1
+    level = float(odd["stat"].iloc[0])
+    table = sessions_table(ard, sap)
+    texts = [c for r in table.rows for c in r.cells.values()]
+    assert any(t.endswith(f"; {100 * level:.1f}% level)") for t in texts)
+    assert any("level the interval achieves" in f for f in table.footnotes)
+    # the nominal intervals carry no level text
+    assert sum("% level)" in t for t in texts) <= len(
+        ard[(ard["analysis_id"] == "PP-SESS") & (ard["stat_name"] == "conf_level")
+            & (ard["stat"].round(9) != 0.9)])

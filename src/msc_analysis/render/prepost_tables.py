@@ -102,6 +102,16 @@ class _Fmt:
             return f"{text} {fmt_ci(low, high, decimals)}" if text else ""
         return show
 
+    def est_ci_level(self, decimals: int) -> Callable[[float, float, float, float], str]:
+        """Estimate and CI, with the achieved level inline when it is not the SAP's level
+        (rank and sign intervals with few differences reach only a lower or higher level)."""
+        def show(est: float, low: float, high: float, level: float) -> str:
+            text = self.est_ci(decimals)(est, low, high)
+            if not text or abs(level - float(self.sap.conf_level)) < 1e-9:
+                return text
+            return f"{text[:-1]}; {fmt_num(100.0 * level, 1)}% level)"
+        return show
+
 
 class _ArdIndex:
     """The PP-* ARD rows indexed for cell look-ups.
@@ -243,15 +253,20 @@ def _test_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str, cols: Sequence[
          f.ratio if log else est),
         ("CHG", "signed-rank", "Wilcoxon signed-rank test",
          f"Hodges-Lehmann estimate ({f.ci})", est),
-        ("CHG", "sign-test", "Sign test", "Median difference (CI, achieved level)", est),
+        ("CHG", "sign-test", "Sign test", f"Median difference ({f.ci})", est),
     ]
     for variable, level, title, label, decimals in tests:
         if not present(variable, level):
             continue
         b.add_row(title, group=group)
-        b.add_row(label, _cells(ix, analysis_id, cols, ["estimate", "conf_low", "conf_high"],
-                                f.est_ci(decimals), variable=variable, variable_level=level),
-                  indent=1, group=group)
+        if level == "paired-t":
+            cells = _cells(ix, analysis_id, cols, ["estimate", "conf_low", "conf_high"],
+                           f.est_ci(decimals), variable=variable, variable_level=level)
+        else:
+            cells = _cells(ix, analysis_id, cols,
+                           ["estimate", "conf_low", "conf_high", "conf_level"],
+                           f.est_ci_level(decimals), variable=variable, variable_level=level)
+        b.add_row(label, cells, indent=1, group=group)
         b.add_row("p-value", _cells(ix, analysis_id, cols, ["p_value"], f.p,
                                     variable=variable, variable_level=level),
                   indent=1, group=group)
@@ -322,11 +337,18 @@ def sessions_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
         _exclusion_rows(b, ix, aid, pcols, group=group, paramcd=p,
                         variables={c.key: "CHG" for c in pcols}, title="Sessions not analysed")
     b.add_footnote("n: subjects with both a pre- and a post-session value in the session.")
-    if not ix.rows(aid).query("variable_level == 'sign-test'").empty:
-        b.add_footnote("Sign test: distribution-free interval of the median difference from "
-                       "order statistics; its achieved confidence level (at least the nominal "
-                       "level) is stored with it in the ARD.")
+    _level_footnote(b, ix, aid)
     return b.build()
+
+
+def _level_footnote(b: TableBuilder, ix: _ArdIndex, aid: str) -> None:
+    """Say how rank and sign intervals show a level other than the SAP's."""
+    if ix.rows(aid).query("variable_level in ('sign-test', 'signed-rank')").empty:
+        return
+    b.add_footnote("Signed-rank (Hodges-Lehmann) and sign-test intervals: with few non-zero "
+                   "differences the nominal level cannot be reached exactly; the level the "
+                   "interval achieves is then shown in the cell (R wilcox.test and the "
+                   "order-statistic interval of the median).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,6 +444,7 @@ def followup_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     b.add_footnote("Baseline: last non-missing value on or before the start of the first "
                    "session. Visit value: the sample in the visit window closest to the target "
                    "day (the earlier one on ties).")
+    _level_footnote(b, _ArdIndex(ard), "PP-FU")
     return b.build()
 
 
