@@ -100,3 +100,21 @@ def test_monitoring_and_ae_tables_share_one_definition_of_related() -> None:
                       "REL_AERELDEV"] == "Y").all()
     subjects = dlt_subjects(data)
     assert subjects.loc[subjects["DLTFL"], "USUBJID"].tolist() == ["S02", "S06"]
+
+
+def test_subjects_beyond_the_rule_size_are_listed_not_monitored() -> None:
+    import dataclasses as dc
+
+    from msc_analysis.io.issues import DataIssues
+
+    sap = fx.sap()
+    small = dc.replace(sap, monitoring=dc.replace(sap.monitoring, max_subjects=6,
+                                                  min_subjects=2))
+    issues = DataIssues()
+    data = prepare_safety(fx.study(), small, issues)
+    ard = monitoring_after_each_subject(data)
+    seqs = ard.loc[ard["group1"] == "SUBJSEQ", "group1_level"].astype(int)
+    assert seqs.max() == 6  # ten treated subjects, the rule covers the first six
+    beyond = issues.frame()
+    beyond = beyond[beyond["rule"] == "beyond-max-subjects"]
+    assert beyond["usubjid"].tolist() == ["S07", "S08", "S09", "S10"]

@@ -103,6 +103,12 @@ def monitoring_after_each_subject(study: object, sap: object = None,
               f"{rule.min_subjects}")
     for level, groups, _ in data.each_group():
         part = subjects.loc[subjects[GROUP] == level]
+        for subj in part["USUBJID"].iloc[rule.max_subjects:]:
+            data.issues.add(source="SAF-MON", file="adsl", usubjid=str(subj), variable="USUBJID",
+                            rule="beyond-max-subjects", severity="excluded",
+                            message=f"evaluated after the rule's {rule.max_subjects} subjects "
+                                    "(sap.toml [monitoring] max_subjects): outside the rule")
+        part = part.iloc[:rule.max_subjects]
         res = monitor(part["DLTFL"].to_numpy(), rule, data.conf_level)
         for i, (subj, row) in enumerate(zip(part["USUBJID"], res.itertuples(index=False),
                                             strict=True), start=1):

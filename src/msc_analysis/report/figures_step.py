@@ -54,9 +54,23 @@ def _followup_values(results: Any) -> pd.DataFrame:
 
 def _f14_2_1(results: Any, max_subjects: int) -> Figure:
     sap = results.sap
-    values = _capped(_followup_values(results), max_subjects)
+    values = _followup_values(results)
+    # the mean and CI use every subject; only the individual lines are capped
+    means = []
+    for code in sap.biomarkers:
+        part = values[values["PARAMCD"] == code]
+        if not part.empty:
+            log = sap.parameters[code].scale == "log"
+            means.append(fg.mean_ci_by_visit(part, log, sap.conf_level).assign(PARAMCD=code))
+    mean_ci = pd.concat(means, ignore_index=True) if means else None
     specs = [fg.ParameterSpec.from_parameter(sap.parameters[p]) for p in sap.biomarkers]
-    return fg.spaghetti_grid(values, specs, conf_level=sap.conf_level)
+    return fg.spaghetti_grid(_capped(values, max_subjects), specs, mean_ci=mean_ci,
+                             conf_level=sap.conf_level)
+
+
+def _plain_label(label: str) -> str:
+    """A parameter label without its unit in brackets (the figure adds the unit)."""
+    return label.split(" (")[0]
 
 
 def _f14_2_2(results: Any, max_subjects: int) -> Figure:
@@ -65,7 +79,8 @@ def _f14_2_2(results: Any, max_subjects: int) -> Figure:
     pairs = results.prepost.pairs if results.prepost is not None else pd.DataFrame(
         columns=["USUBJID", "PARAMCD", "SESSNUM", "PRE", "POST"])
     pairs = _capped(pairs[pairs["PARAMCD"] == code], max_subjects)
-    return fg.prepost_paired(pairs, code, param.label, param.unit, param.scale == "log")
+    return fg.prepost_paired(pairs, code, _plain_label(param.label), param.unit,
+                             param.scale == "log")
 
 
 def _f14_2_3(results: Any, max_subjects: int) -> Figure:
@@ -163,8 +178,9 @@ def _f14_3_3(results: Any, max_subjects: int) -> Figure:
             row[f"{code}_ULN"] = peak["AVAL"] / uln
             row[f"{code}_BASE"] = peak["AVAL"] / peak["BASE"] if peak["BASE"] else np.nan
         records.append(row)
-    peaks = _capped(pd.DataFrame(records, columns=cols), max_subjects)
-    return fg.hepatic_safety(peaks)
+    # every subject is shown: a safety signal must not fall outside a display cap
+    return fg.hepatic_safety(pd.DataFrame(records, columns=cols),
+                             label_points=len(records) <= max_subjects)
 
 
 def _f14_3_4(results: Any, max_subjects: int) -> Figure:
