@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with python3, pip and make:
-#   make report   -> simulate-free main job: the interim report on data/synthetic
+#   make report   -> the main job: the interim report of data/synthetic in output/report/
 #   make test     -> the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_report.py --sizes 10 1000
 
 clean:
 	rm -rf $(VENV) output
