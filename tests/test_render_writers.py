@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -236,11 +237,16 @@ def test_write_rtf_content(tmp_path: Path) -> None:
     code = raw.decode("ascii")
     assert code.startswith("{\\rtf1")
     assert code.count("{") - code.count("\\{") == code.count("}") - code.count("\\}")
-    # page number fields and landscape letter
-    assert "{\\field{\\*\\fldinst PAGE }}" in code
-    assert "{\\field{\\*\\fldinst NUMPAGES }}" in code
+    # page number fields, in the page header
+    header = re.search(r"\{\\header(.*?)\\par\}\n", code, re.S)
+    assert header and "{\\field{\\*\\fldinst PAGE }}" in header[1]
+    assert "{\\field{\\*\\fldinst NUMPAGES }}" in header[1]
+    # landscape US letter (11 x 8.5 in = 15840 x 12240 twips), document and section level
     assert "\\landscape" in code and "\\paperw15840\\paperh12240" in code
-    assert "\\f8" in code and "Courier New" in code
+    assert "\\lndscpsxn\\pgwsxn15840\\pghsxn12240" in code
+    assert "{\\fonttbl{\\f0\\fmodern\\fcharset0\\fprq1 Courier New;}}" in code and "\\deff0" in code
+    # 9 pt body (\fs is in half points), 10 pt titles
+    assert "\\fs18{\\f0 3 (30.0)}\\cell" in code and "\\fs20\\b Table 14.3.1.2" in code
     text = rtf_text(code)
     assert "Table 14.3.1.2 TEAEs by SOC & PT {grade \u2265 3}" in text
     assert "Safety Set" in text
@@ -252,10 +258,66 @@ def test_write_rtf_content(tmp_path: Path) -> None:
     assert "Infections & <infestations>" in text and "3 (30.0)" in text
     assert "-1.5 (0.12)" in text
     assert "Any grade" in text and "Laboratory" in text
-    # the PT row is indented more than its SOC row (\li in twips)
-    soc_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f8 Infections", code)
-    pt_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f8 =HYPERLINK", code)
-    assert soc_li and pt_li and int(pt_li.group(1)) > int(soc_li.group(1))
+    assert "analysis id(s) SAF-AESOCPT, SAF-LBSUM." in text
+    # footnotes and source come after the table
+    assert code.rindex("\\row") < code.index("TEAE: treatment-emergent") < code.index("Source:")
+    # the PT row is indented more than its SOC row (\li in twips: 240 per level, +1 in a group)
+    soc_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f0 Infections", code)
+    pt_li = re.search(r"\\li(\d+)\\ri0\\ql\\fs18\{\\f0 =HYPERLINK", code)
+    assert soc_li and pt_li and (int(soc_li[1]), int(pt_li[1])) == (240, 480)
+
+
+def _rows(code: str) -> list[str]:
+    return re.findall(r"\\trowd(.*?)\\row\b", code, re.S)
+
+
+def test_write_rtf_header_row_and_column_widths(tmp_path: Path) -> None:
+    t = make_table()
+    code = write_rtf(t, tmp_path / "t.rtf").read_text("ascii")
+    rows = _rows(code)
+    # one header row (marked \trhdr, repeated by the word processor), then 5 body rows
+    assert [("\\trhdr" in r) for r in rows] == [True] + [False] * 5
+    # widths from _rel_widths: the stub's longest text is 27 characters ("Infections &
+    # <infestations>"), capped at the other columns' total, 14 ("MSC bioreactor"); so stub and
+    # column share the 9 in (12960 twips) between the 1 in margins half and half.
+    for r in rows:
+        assert re.findall(r"\\cellx(\d+)", r) == ["6480", "12960"]
+    a4 = write_rtf(t, tmp_path / "a4.rtf", paper="a4").read_text("ascii")
+    assert re.findall(r"\\cellx(\d+)", _rows(a4)[0]) == ["6977", "13954"]  # 16834 - 2 * 1440
+    # header row has top and bottom rules; the last body row closes the table with a rule
+    assert rows[0].count("\\clbrdrt") == 2 and rows[0].count("\\clbrdrb") == 2
+    assert rows[-1].count("\\clbrdrb") == 2 and "\\clbrdr" not in rows[1]
+
+
+def grouped_listing(n: int) -> DisplayTable:
+    """A listing with row groups of 7 rows and alternating indentation."""
+    b = TableBuilder("16.2.7.1", "Listing of serious AEs", "Safety Set",
+                     [Column("a", "Term"), Column("b", "Grade", align="right")])
+    for i in range(n):
+        b.add_row(f"Subject {i:03d}", {"a": f"Event {i}", "b": str(i % 5 + 1)},
+                  indent=i % 2, group=f"Site {i // 7}")
+    return b.build()
+
+
+def test_write_rtf_every_row_carries_its_own_bold_and_indent(tmp_path: Path) -> None:
+    # rtflite restarted per-row attributes at each page; here each row states its own, and with
+    # forced page breaks every 5 rows (mid-group) the group headings are still the bold rows.
+    t = grouped_listing(30)
+    for rows_per_page in (None, 5):
+        code = write_rtf(t, tmp_path / "g.rtf", rows_per_page=rows_per_page).read_text("ascii")
+        body = [r for r in _rows(code) if "\\trhdr" not in r]
+        assert len(body) == 30 + 5  # 30 rows + 5 group headings (Site 0..4)
+        for r in body:
+            cells = re.findall(r"\\pard\\plain\\intbl\\sb15\\sa15\\li(\d+)\\ri0\\q[lcr]\\fs18"
+                               r"\{\\f0(\\b)? ([^{}]*)\}\\cell", r)
+            assert len(cells) == 3, r
+            li, bold, label = cells[0]
+            if label.startswith("Site "):
+                assert (li, bold) == ("0", "\\b")
+            else:
+                i = int(label.split()[1])
+                assert (li, bold) == (str(240 * (1 + i % 2)), "")
+            assert all(b == "" for _, b, _ in cells[1:])
 
 
 def test_write_rtf_a4_and_pagination(tmp_path: Path) -> None:
@@ -266,12 +328,36 @@ def test_write_rtf_a4_and_pagination(tmp_path: Path) -> None:
     t = b.build()
     code = write_rtf(t, tmp_path / "l.rtf", paper="a4", rows_per_page=20).read_text("ascii")
     assert "\\paperw16834\\paperh11909" in code  # 11.69 x 8.27 in, in twips
-    assert code.count("\\page") >= 3
-    # the column header repeats on every page
-    assert code.count("{\\f8 Grade}") == code.count("\\page") + 1
-    assert "Subject 059" in code
+    assert code.count("\\page") == 2  # 60 rows, 20 a page: 3 pages
+    # the column header row starts every page
+    assert code.count("{\\f0 Grade}") == 3
+    pages = code.split("\\page")
+    assert all(len(re.findall(r"\{\\f0 Subject \d{3}\}", p)) == 20 for p in pages)
+    assert "Subject 059" in pages[2] and "Subject 040" in pages[2]
+    # without rows_per_page the word processor paginates: no page breaks, one header row
+    auto = write_rtf(t, tmp_path / "a.rtf").read_text("ascii")
+    assert "\\page" not in auto and auto.count("\\trhdr") == 1
     with pytest.raises(ValueError, match="paper"):
         write_rtf(t, tmp_path / "x.rtf", paper="legal")
+
+
+def test_write_rtf_font_size_and_empty_table(tmp_path: Path) -> None:
+    t = TableBuilder("1", "Empty", "", [Column("a", "A")]).build()
+    code = write_rtf(t, tmp_path / "e.rtf", font_size=8).read_text("ascii")
+    assert "\\fs16{\\f0 A}\\cell" in code and "\\fs18\\b Table 1 Empty\\par}" in code
+    assert len(_rows(code)) == 2  # header row and one empty body row
+    assert "Source:" not in code
+
+
+def test_write_rtf_is_fast_on_a_long_listing(tmp_path: Path) -> None:
+    # rtflite took about 60 ms a row (10 minutes for 10,000 rows); the direct writer ~0.2 s.
+    body = pd.DataFrame({"label": [f"S{i}" for i in range(10_000)],
+                         "a": [f"{i / 7:.2f}" for i in range(10_000)]})
+    t = DisplayTable.from_frame("16.2.8.1", "Long", "Safety Set", [Column("a", "A")], body)
+    start = time.perf_counter()
+    write_rtf(t, tmp_path / "long.rtf")
+    assert time.perf_counter() - start < 5.0
+    assert len(_rows((tmp_path / "long.rtf").read_text("ascii"))) == 10_001
 
 
 # ---------------------------------------------------------------------------------- all formats

@@ -14,8 +14,8 @@ The report is built once on the synthetic study. Then:
     ``Page x of y`` from PAGE / NUMPAGES fields, and the same column headers as the table's
     HTML. If LibreOffice is installed, the longest RTF is converted to PDF, which must have
     pages; with poppler's ``pdftotext`` the text must read ``Page 1 of N`` with N the page count.
-    Group headings must be the bold rows on every page of an RTF (expected to fail until the
-    page-restart of row attributes is fixed: see the xfail reason).
+    Group headings must be the bold rows on every page of an RTF (each body row carries its own
+    formatting, so nothing restarts at a page).
 
 The PNG and RTF readers written here are themselves checked on hand-made inputs first, so that
 a check that passes is not a reader that accepts anything.
@@ -394,9 +394,6 @@ def _rtf_bold_labels(raw: str) -> set[str]:
     return bold
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rtflite 2.6 restarts the per-row attributes (text_format, text_indent_left) of the body at "
-    "each page, so from page 2 on the wrong rows are bold/indented (render/writers.write_rtf)"))
 def test_rtf_group_rows_are_bold_on_every_page(report: Path) -> None:
     wrong = {}
     for path in sorted((report / "tables").glob("*.rtf")):

@@ -7,9 +7,10 @@ fonts and page layout.
   displayed number). Text cells that a spreadsheet would run as a formula are neutralised.
 - HTML (:func:`to_html`, :func:`write_html`): an accessible ``<table>`` (caption, ``scope`` on
   header cells, one ``<tbody>`` per row group, footnotes in ``<tfoot>``), all text escaped.
-- RTF (:func:`write_rtf`) through ``rtflite``: title block, column headers with N, footnotes,
-  source line, a page header with "Page x of y" (RTF ``PAGE`` / ``NUMPAGES`` fields), landscape
-  US letter or A4, Courier New.
+- RTF (:func:`write_rtf`), written directly: a page header with "Page x of y" (RTF ``PAGE`` /
+  ``NUMPAGES`` fields), title and population, column headers with N as a repeating header row
+  (``\\trhdr``), body rows that each carry their own bold/indentation, footnotes, source line;
+  landscape US letter or A4, Courier New.
 """
 
 from __future__ import annotations
@@ -226,12 +227,17 @@ def write_html(table: DisplayTable, path: str | Path, *, page_title: str | None 
 
 #: Page sizes (width, height) in inches, landscape.
 PAPER_LANDSCAPE: dict[str, tuple[float, float]] = {"letter": (11.0, 8.5), "a4": (11.69, 8.27)}
-#: rtflite font number (1-based index into its font table) of Courier New.
-_FONT_COURIER = 9
-#: Indentation per level of a row label, in twips (1/1440 inch).
+#: Twips (1/1440 inch) per inch.
+_TWIPS = 1440
+#: Page margins in twips: left/right 1 in, top 1.25 in (room for the header), bottom 0.75 in;
+#: the header starts 0.5 in from the top edge.
+_MARGIN_SIDE, _MARGIN_TOP, _MARGIN_BOTTOM, _HEADER_Y = 1440, 1800, 1080, 720
+#: Indentation per level of a row label, in twips.
 _INDENT_TWIPS = 240
 _PAGE_FIELD = "Page {\\field{\\*\\fldinst PAGE }} of {\\field{\\*\\fldinst NUMPAGES }}"
-_ALIGN_CODE = {"left": "l", "center": "c", "right": "r"}
+_ALIGN_CODE = {"left": "ql", "center": "qc", "right": "qr"}
+#: A thin single border (0.75 pt) on one side of a cell.
+_BORDER = "\\clbrdr{side}\\brdrs\\brdrw15"
 
 
 def rtf_escape(text: str) -> str:
@@ -297,6 +303,94 @@ def _rel_widths(table: DisplayTable) -> list[float]:
     return [float(stub), *[float(c) for c in cols]]
 
 
+def _cell_edges(rel_widths: list[float], total: int) -> list[int]:
+    """Right edges (``\\cellx``, twips from the table's left) of columns of relative widths."""
+    whole = sum(rel_widths)
+    edges, run = [], 0.0
+    for w in rel_widths:
+        run += w
+        edges.append(round(total * run / whole))
+    return edges
+
+
+def _row_def(edges: list[int], sides: str, *, header: bool = False) -> str:
+    """Row definition: one cell per edge, borders on ``sides`` ("t", "b"); ``\\trhdr`` if header."""
+    borders = "".join(_BORDER.format(side=s) for s in sides)
+    valign = "\\clvertalb" if header else "\\clvertalt"
+    cells = "".join(f"{borders}{valign}\\cellx{x}" for x in edges)
+    repeat = "\\trhdr" if header else ""
+    return f"\\trowd\\trgaph108\\trleft0\\trqc\\trkeep{repeat}{cells}\n"
+
+
+def _rtf_cell(text: str, align: str, font_size: float, *, indent: int = 0,
+              bold: bool = False) -> str:
+    """One cell: its own paragraph formatting (``\\pard\\plain``), so nothing carries over."""
+    weight = "\\b" if bold else ""
+    return (f"\\pard\\plain\\intbl\\sb15\\sa15\\li{indent}\\ri0\\{align}\\fs{round(2 * font_size)}"
+            f"{{\\f0{weight} {text}}}\\cell\n")
+
+
+def _header_row(table: DisplayTable, edges: list[int], font_size: float) -> str:
+    """The column header row (repeated on every page): stub header, then each column's lines."""
+    texts = [table.stub_header.split("\n"), *[c.header_lines for c in table.columns]]
+    aligns = ["ql", *[_ALIGN_CODE[c.align] for c in table.columns]]
+    cells = "".join(_rtf_cell("\\line ".join(rtf_escape(x) for x in lines), a, font_size)
+                    for lines, a in zip(texts, aligns, strict=True))
+    return _row_def(edges, "tb", header=True) + cells + "\\row\n"
+
+
+def _body_rows(table: DisplayTable, edges: list[int], font_size: float,
+               rows_per_page: int | None) -> list[str]:
+    """Body rows, each with its own bold/indent; a page break and the header every N rows."""
+    body, indents, bold = _rtf_rows(table)
+    aligns = ["ql", *[_ALIGN_CODE[c.align] for c in table.columns]]
+    plain_def, last_def = _row_def(edges, ""), _row_def(edges, "b")
+    per_page = rows_per_page if rows_per_page and rows_per_page > 0 else len(body)
+    out = [_header_row(table, edges, font_size)]
+    for i, (cells, level, is_bold) in enumerate(zip(body, indents, bold, strict=True)):
+        if i and i % per_page == 0:
+            out.append("{\\pard\\plain\\fs2\\page\\par}\n" + _header_row(table, edges, font_size))
+        row_def = last_def if i == len(body) - 1 else plain_def
+        first = _rtf_cell(cells[0], "ql", font_size, indent=_INDENT_TWIPS * level, bold=is_bold)
+        rest = "".join(_rtf_cell(text, a, font_size) for text, a in zip(cells[1:], aligns[1:],
+                                                                           strict=True))
+        out.append(row_def + first + rest + "\\row\n")
+    return out
+
+
+def _margins(suffix: str = "") -> str:
+    """Margin control words; ``suffix="sxn"`` gives the section-level ones."""
+    sizes = {"l": _MARGIN_SIDE, "r": _MARGIN_SIDE, "t": _MARGIN_TOP, "b": _MARGIN_BOTTOM}
+    return "".join(f"\\marg{side}{suffix}{twips}" for side, twips in sizes.items())
+
+
+def _page_setup(paper: str) -> tuple[str, int]:
+    """Document and section page setup (landscape), and the width between the margins."""
+    if paper not in PAPER_LANDSCAPE:
+        raise ValueError(f"paper must be one of {sorted(PAPER_LANDSCAPE)}, got {paper!r}")
+    width, height = (round(_TWIPS * x) for x in PAPER_LANDSCAPE[paper])
+    doc = f"\\paperw{width}\\paperh{height}{_margins()}\\landscape\n"
+    sect = (f"\\sectd\\lndscpsxn\\pgwsxn{width}\\pghsxn{height}{_margins('sxn')}"
+            f"\\headery{_HEADER_Y}\\footery{_HEADER_Y}\n")
+    return doc + sect, width - 2 * _MARGIN_SIDE
+
+
+def _page_header(table: DisplayTable, text: str, font_size: float) -> str:
+    """``{\\header ..}``: page header text and "Page x of y" (right), title and population."""
+    fs, title_fs = round(2 * font_size), round(2 * (font_size + 1))
+    top = "\\line ".join([rtf_escape(text), _PAGE_FIELD] if text else [_PAGE_FIELD])
+    titles = "\\line ".join(rtf_escape(x) for x in (table.caption, table.population) if x)
+    return (f"{{\\header\\pard\\plain\\qr\\f0\\fs{fs} {top}\\par\n"
+            f"\\pard\\plain\\qc\\sb120\\sa120\\f0\\fs{title_fs}\\b {titles}\\par}}\n")
+
+
+def _after_table(table: DisplayTable, font_size: float) -> str:
+    """Footnotes, then the source line, one paragraph each."""
+    lines = [*table.footnotes, *_source_lines(table)]
+    return "".join(f"\\pard\\plain\\ql\\sb{60 if i == 0 else 0}\\f0\\fs{round(2 * font_size)} "
+                   f"{rtf_escape(line)}\\par\n" for i, line in enumerate(lines))
+
+
 def write_rtf(
     table: DisplayTable,
     path: str | Path,
@@ -306,7 +400,14 @@ def write_rtf(
     font_size: float = 9,
     rows_per_page: int | None = None,
 ) -> Path:
-    """Write the table as RTF with rtflite (landscape, Courier New, "Page x of y").
+    """Write the table as RTF (landscape, Courier New, "Page x of y").
+
+    The page header (every page) holds ``page_header`` and "Page x of y" (RTF ``PAGE`` /
+    ``NUMPAGES`` fields) on the right, then the caption and population, centred and bold. The
+    column headers form an RTF header row (``\\trhdr``) that Word and LibreOffice repeat on every
+    page; they paginate the body themselves. Each body row carries its own formatting (bold group
+    headings, label indentation by level), so it is right on every page. Footnotes and the
+    source line (analysis ids) follow the table.
 
     Parameters
     ----------
@@ -315,86 +416,40 @@ def write_rtf(
     path : str or Path
         Output file.
     page_header : str
-        Text shown top left of every page above the page number (e.g. study id and data cut).
+        Text shown top right of every page above the page number (e.g. study id and data cut).
     paper : {"letter", "a4"}
         Landscape paper size.
     font_size : float
         Point size of body, headers and footnotes (titles are one point larger).
     rows_per_page : int, optional
-        rtflite's page row budget (headers, body, footnotes); default rtflite's landscape default.
+        Force a page break (and repeat the column header row) after every ``rows_per_page`` body
+        rows (group headings count as rows). Default: the word processor paginates.
 
     Returns
     -------
     Path
         The path written. The file is pure ASCII (non-ASCII characters as ``\\uN?``) and carries
         no timestamp, so the same table gives the same bytes.
-    """
-    import polars as pl  # rtflite's own dataframe library (a dependency of rtflite)
-    import rtflite as rtf
 
-    if paper not in PAPER_LANDSCAPE:
-        raise ValueError(f"paper must be one of {sorted(PAPER_LANDSCAPE)}, got {paper!r}")
-    width, height = PAPER_LANDSCAPE[paper]
-    ncol = len(table.columns) + 1
-    body, indents, bold = _rtf_rows(table)
-    names = ["stub", *[f"c{i}" for i in range(len(table.columns))]]
-    frame = pl.DataFrame({name: [r[j] for r in body] for j, name in enumerate(names)},
-                         schema={n: pl.String for n in names})
-    justification = ["l", *[_ALIGN_CODE[c.align] for c in table.columns]]
-    header_text = [
-        "\\line ".join(rtf_escape(line) for line in table.stub_header.split("\n")),
-        *["\\line ".join(rtf_escape(line) for line in c.header_lines) for c in table.columns],
+    Raises
+    ------
+    ValueError
+        If ``paper`` is not ``"letter"`` or ``"a4"``.
+    """
+    setup, text_width = _page_setup(paper)
+    edges = _cell_edges(_rel_widths(table), text_width)
+    parts = [
+        "{\\rtf1\\ansi\\ansicpg1252\\uc1\\deff0\\deflang1033\n",
+        "{\\fonttbl{\\f0\\fmodern\\fcharset0\\fprq1 Courier New;}}\n",
+        setup,
+        _page_header(table, page_header, font_size),
+        *_body_rows(table, edges, font_size, rows_per_page),
+        _after_table(table, font_size),
+        "}\n",
     ]
-    title_lines = [rtf_escape(table.caption)]
-    if table.population:
-        title_lines.append(rtf_escape(table.population))
-    header_lines = [rtf_escape(page_header)] if page_header else []
-    header_lines.append(_PAGE_FIELD)
-    page_kwargs: dict[str, object] = {"orientation": "landscape", "width": width,
-                                      "height": height, "col_width": width - 2.0}
-    if rows_per_page is not None:
-        page_kwargs["nrow"] = rows_per_page
-    doc = rtf.RTFDocument(
-        df=frame,
-        rtf_page=rtf.RTFPage(**page_kwargs),
-        rtf_page_header=rtf.RTFPageHeader(
-            text=header_lines, text_font=[_FONT_COURIER], text_font_size=[font_size],
-            text_justification=["r"], text_convert=[False],
-        ),
-        rtf_title=rtf.RTFTitle(
-            text=title_lines, text_font=[_FONT_COURIER], text_font_size=[font_size + 1],
-            text_format=["b"], text_convert=[False],
-        ),
-        rtf_column_header=[rtf.RTFColumnHeader(
-            text=header_text, col_rel_width=_rel_widths(table),
-            text_font=[_FONT_COURIER] * ncol, text_font_size=[font_size] * ncol,
-            text_justification=justification, text_convert=[False] * ncol,
-        )],
-        rtf_body=rtf.RTFBody(
-            col_rel_width=_rel_widths(table),
-            text_justification=[justification],
-            text_font=[[_FONT_COURIER]], text_font_size=[[font_size]],
-            text_indent_left=[[_INDENT_TWIPS * level] + [0] * (ncol - 1) for level in indents],
-            text_format=[["b" if b else ""] * ncol for b in bold],
-            text_convert=[[False]],
-        ),
-        rtf_footnote=(
-            rtf.RTFFootnote(text=[rtf_escape(f) for f in table.footnotes],
-                            text_font=[_FONT_COURIER], text_font_size=[font_size],
-                            text_convert=[False])
-            if table.footnotes else None
-        ),
-        rtf_source=(
-            rtf.RTFSource(text=[rtf_escape(s) for s in _source_lines(table)],
-                          text_font=[_FONT_COURIER], text_font_size=[font_size],
-                          text_convert=[False])
-            if table.analysis_ids else None
-        ),
-    )
-    code = doc.rtf_encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(code.encode("ascii"))
+    path.write_bytes("".join(parts).encode("ascii"))
     logger.debug("wrote %s", path)
     return path
 
