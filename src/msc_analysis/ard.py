@@ -23,6 +23,7 @@ method
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -212,11 +213,22 @@ class ArdIndex:
         self._frame_ref = weakref.ref(ard)
         self._length = len(ard)
         self._rows: dict[tuple[str, str], list[tuple[int, str, str, frozenset]]] = {}
+        self._by_analysis: dict[str, list[int]] = {}
+        self._group_names: list[frozenset[str]] = []  # by position; equal sets shared
+        shared: dict[frozenset[str], frozenset[str]] = {}
+        self._tables: dict[tuple[object, ...], dict[tuple[object, ...], list[int]]] = {}
         cols = ["analysis_id", "stat_name", "variable", "variable_level",
                 "group1", "group1_level", "group2", "group2_level", "group3", "group3_level"]
-        for pos, rec in enumerate(ard[cols].itertuples(index=False, name=None)):
+        for pos, rec in enumerate(zip(*(ard[c].tolist() for c in cols), strict=True)):
             groups = frozenset((rec[i], rec[i + 1]) for i in (4, 6, 8) if rec[i])
             self._rows.setdefault((rec[0], rec[1]), []).append((pos, rec[2], rec[3], groups))
+            self._by_analysis.setdefault(rec[0], []).append(pos)
+            names = frozenset(g for g, _ in groups)
+            self._group_names.append(shared.setdefault(names, names))
+        self._stat = ard["stat"].to_numpy(dtype=float, copy=True)
+        self._stat_names: dict[str, list[str]] = {}
+        for analysis_id, stat_name in self._rows:
+            self._stat_names.setdefault(analysis_id, []).append(stat_name)
 
     def matches(self, frame: pd.DataFrame) -> bool:
         """Whether this index was built for ``frame`` (same object, same length)."""
@@ -232,8 +244,48 @@ class ArdIndex:
         levels: Mapping[str, object] | None = None,
         exact_groups: bool = False,
     ) -> list[int]:
-        """Row positions (``iloc``) matching the filters."""
+        """Row positions (``iloc``) matching the filters, in frame order.
+
+        Answered from a hash table per (analysis id, stat name, names of the by-variables
+        asked for, whether variable / variable_level are asked for), built on first use, so
+        that a table of thousands of cells does not scan the rows for each of them.
+        """
         wanted = frozenset((str(k), str(v)) for k, v in (levels or {}).items())
+        names = tuple(sorted({g for g, _ in wanted}))
+        if len(names) != len(wanted):  # one by-variable asked for at two levels
+            return self._scan(analysis_id, stat_name, variable, variable_level, wanted,
+                              exact_groups)
+        level = None if variable_level is None else str(variable_level)
+        table = self._table(analysis_id, stat_name, names, variable is not None,
+                            level is not None)
+        asked = dict(wanted)
+        found = table.get((variable, level, tuple(asked[n] for n in names)), [])
+        if exact_groups:
+            return [pos for pos in found if self._group_names[pos] == frozenset(names)]
+        return list(found)
+
+    def _table(self, analysis_id: str, stat_name: str, names: tuple[str, ...], by_variable: bool,
+               by_level: bool) -> dict[tuple[object, ...], list[int]]:
+        """Positions of the rows of one (analysis id, stat name) keyed by (variable or None,
+        variable_level or None, levels of ``names``); a row lacking one of ``names`` is left
+        out, a row with a by-variable twice is entered under each of its levels."""
+        key = (analysis_id, stat_name, names, by_variable, by_level)
+        table = self._tables.get(key)
+        if table is None:
+            table = {}
+            for pos, var, var_level, groups in self._rows.get((analysis_id, stat_name), ()):
+                per_name = [[lv for g, lv in groups if g == n] for n in names]
+                if not all(per_name):
+                    continue
+                for combo in itertools.product(*per_name):
+                    table.setdefault((var if by_variable else None,
+                                      var_level if by_level else None, combo), []).append(pos)
+            self._tables[key] = table
+        return table
+
+    def _scan(self, analysis_id: str, stat_name: str, variable: str | None,
+              variable_level: str | None, wanted: frozenset, exact_groups: bool) -> list[int]:
+        """The matching rule row by row (the reference the hash tables follow)."""
         found = []
         for pos, var, var_level, groups in self._rows.get((analysis_id, stat_name), ()):
             if variable is not None and var != variable:
@@ -245,6 +297,57 @@ class ArdIndex:
             if exact_groups and {g for g, _ in groups} != {g for g, _ in wanted}:
                 continue
             found.append(pos)
+        return found
+
+    def has(
+        self,
+        analysis_id: str,
+        stat_name: str | None = None,
+        *,
+        variable: str | None = None,
+        variable_level: str | None = None,
+        levels: Mapping[str, object] | None = None,
+        exact_groups: bool = False,
+    ) -> bool:
+        """Whether any row matches the filters (of ``stat_name``, or of any stat name)."""
+        names = self._stat_names.get(analysis_id, []) if stat_name is None else [stat_name]
+        return any(
+            self.positions(analysis_id, name, variable=variable, variable_level=variable_level,
+                           levels=levels, exact_groups=exact_groups)
+            for name in names
+        )
+
+    def analysis_positions(self, analysis_id: str) -> list[int]:
+        """Positions (``iloc``) of every row of one analysis id, in frame order."""
+        return list(self._by_analysis.get(analysis_id, ()))
+
+    def values(self, positions: Iterable[int]) -> list[float]:
+        """The ``stat`` of the rows at ``positions`` (as indexed), in order."""
+        return [float(self._stat[pos]) for pos in positions]
+
+    def one_per_stat(
+        self,
+        analysis_id: str,
+        stat_names: Iterable[str],
+        *,
+        variable: str | None = None,
+        variable_level: str | None = None,
+        levels: Mapping[str, object] | None = None,
+        exact_groups: bool = False,
+    ) -> list[int] | None:
+        """The position of the one matching row of each stat name, in order; None otherwise.
+
+        None when any stat name matches no row or several rows (callers then report the
+        error, or the missing cell, through :func:`lookup`'s rule).
+        """
+        found = []
+        for name in stat_names:
+            hits = self.positions(analysis_id, name, variable=variable,
+                                  variable_level=variable_level, levels=levels,
+                                  exact_groups=exact_groups)
+            if len(hits) != 1:
+                return None
+            found.append(hits[0])
         return found
 
 

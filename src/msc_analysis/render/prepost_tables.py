@@ -1,7 +1,8 @@
 """Tables 14.2.1-14.2.7: the pre/post analyses of the biomarkers, rendered from the ARD.
 
-Every number is read from exactly one ARD row of the PP-* analyses
-(:func:`~msc_analysis.render.table.cell_from_ard`); titles, populations and footnotes come from
+Every number is read from exactly one ARD row of the PP-* analyses, matched through the ARD's
+index (:func:`msc_analysis.ard.index_for`, the rule of
+:func:`~msc_analysis.render.table.cell_from_ard`); titles, populations and footnotes come from
 the SAP's TFL list, decimals from ``sap.decimals`` (``sap.decimals.ratio`` for ratios) and the
 confidence level in the labels from ``sap.conf_level``.
 
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from msc_analysis.ard import ARD_COLUMNS, ArdError
+from msc_analysis.ard import ARD_COLUMNS, index_for, to_frame
 from msc_analysis.render.formatting import (
     fmt_ci,
     fmt_mean_sd,
@@ -41,6 +42,7 @@ from msc_analysis.render.table import (
     Column,
     DisplayTable,
     TableBuilder,
+    cell_from_ard,
     header_with_n,
 )
 
@@ -56,6 +58,9 @@ __all__ = [
 ]
 
 BASELINE = "Baseline"
+
+#: The (empty) trace of a cell no ARD row stands behind; shared, never modified.
+_NO_ROWS = to_frame([])
 
 
 
@@ -113,63 +118,49 @@ class _Fmt:
         return show
 
 
-class _ArdIndex:
-    """The PP-* ARD rows indexed for cell look-ups.
+def _rows(ard: pd.DataFrame, analysis_id: str) -> pd.DataFrame:
+    """All rows of one analysis, in ARD order."""
+    return ard.iloc[index_for(ard).analysis_positions(analysis_id)]
 
-    :func:`~msc_analysis.render.table.cell_from_ard` scans the whole frame for every statistic,
-    which is slow for tables of a few thousand cells; this index answers the same question (the
-    rows whose analysis id, stat name, variable, variable level and by-variable levels match,
-    by-variables matched wherever they sit in group1..3) with the same rule: a displayed value
-    must come from exactly one ARD row, and the cell keeps that row as its trace.
+
+def _has(ard: pd.DataFrame, analysis_id: str, variable: str, level: str,
+         filters: Mapping[str, object], stat: str | None = None) -> bool:
+    """Whether any row (of any stat name, or of ``stat``) matches."""
+    return index_for(ard).has(analysis_id, stat, variable=variable, variable_level=level,
+                              levels=filters)
+
+
+def _cell(ard: pd.DataFrame, analysis_id: str, stats: Sequence[str],
+          filters: Mapping[str, object], fmt: Callable[..., str], *, variable: str,
+          level: str = "", allow_missing: bool = True, missing: str = "") -> Cell:
+    """A display cell from one ARD row per statistic (``missing`` when none exists).
+
+    Rows are matched through the ARD's index (:func:`msc_analysis.ard.index_for`, the rule of
+    :func:`~msc_analysis.render.table.cell_from_ard`); a statistic that matches no row or
+    several rows, in a cell that is not allowed to be missing, raises cell_from_ard's error.
     """
-
-    def __init__(self, ard: pd.DataFrame) -> None:
-        self.ard = ard.reset_index(drop=True)
-        self._by_key: dict[tuple[str, str, str, str], list[tuple[int, dict[str, str]]]] = {}
-        cols = [self.ard[c].tolist() for c in ("analysis_id", "stat_name", "variable",
-                                               "variable_level", "group1", "group1_level",
-                                               "group2", "group2_level", "group3",
-                                               "group3_level")]
-        for i, (aid, stat, var, lvl, g1, l1, g2, l2, g3, l3) in enumerate(zip(*cols,
-                                                                             strict=True)):
-            groups = {g: lv for g, lv in ((g1, l1), (g2, l2), (g3, l3)) if g}
-            self._by_key.setdefault((aid, stat, var, lvl), []).append((i, groups))
-
-    def find(self, analysis_id: str, stat: str, variable: str, level: str,
-             filters: Mapping[str, object]) -> list[int]:
-        """Positions of the matching rows."""
-        want = {k: str(v) for k, v in filters.items()}
-        return [i for i, groups in self._by_key.get((analysis_id, stat, variable, level), [])
-                if all(groups.get(k) == v for k, v in want.items())]
-
-    def has(self, analysis_id: str, variable: str, level: str,
-            filters: Mapping[str, object], stat: str | None = None) -> bool:
-        """Whether any row (of any stat name, or of ``stat``) matches."""
-        stats = [stat] if stat else sorted({k[1] for k in self._by_key if k[0] == analysis_id})
-        return any(self.find(analysis_id, s, variable, level, filters) for s in stats)
-
-    def cell(self, analysis_id: str, stats: Sequence[str], filters: Mapping[str, object],
-             fmt: Callable[..., str], *, variable: str, level: str = "",
-             allow_missing: bool = True, missing: str = "") -> Cell:
-        """A display cell from one ARD row per statistic (``missing`` when none exists)."""
-        hits = [self.find(analysis_id, s, variable, level, filters) for s in stats]
-        if allow_missing and all(not h for h in hits):
-            return Cell(missing)
-        for s, h in zip(stats, hits, strict=True):
-            if len(h) != 1:
-                raise ArdError(f"expected one ARD row for {analysis_id}/{s} {variable} "
-                               f"{level!r} {dict(filters)}, found {len(h)}")
-        rows = [h[0] for h in hits]
-        values = [float(self.ard.at[i, "stat"]) for i in rows]
-        return Cell(fmt(*values), self.ard.loc[rows, list(ARD_COLUMNS)].reset_index(drop=True))
-
-    def rows(self, analysis_id: str) -> pd.DataFrame:
-        """All rows of one analysis."""
-        return self.ard.loc[self.ard["analysis_id"] == analysis_id]
+    index = index_for(ard)
+    found = index.one_per_stat(analysis_id, stats, variable=variable, variable_level=level,
+                               levels=filters)
+    if found is None:
+        if allow_missing and not any(index.has(analysis_id, s, variable=variable,
+                                               variable_level=level, levels=filters)
+                                     for s in stats):
+            return Cell(missing, _NO_ROWS)
+        return cell_from_ard(ard, analysis_id, list(stats), filters, fmt, variable=variable,
+                             variable_level=level)  # raises the ARD's error
+    text = fmt(*index.values(found))
+    if not isinstance(text, str):
+        raise TypeError(f"formatter for {analysis_id}/{list(stats)} returned "
+                        f"{type(text).__name__}")
+    trace = ard.iloc[found]
+    if tuple(trace.columns) != ARD_COLUMNS:
+        trace = trace[list(ARD_COLUMNS)]
+    return Cell(text, trace)
 
 
-def _params(ix: _ArdIndex, analysis_id: str, sap: Any) -> list[str]:
-    rows = ix.rows(analysis_id)
+def _params(ard: pd.DataFrame, analysis_id: str, sap: Any) -> list[str]:
+    rows = _rows(ard, analysis_id)
     present = set(rows.loc[rows["group1"] == "PARAMCD", "group1_level"])
     return [p for p in sap.parameters if p in present]
 
@@ -179,16 +170,16 @@ def _label(sap: Any, paramcd: str) -> str:
     return p.label if p is not None else paramcd
 
 
-def _levels(ix: _ArdIndex, analysis_id: str, group: str) -> list[str]:
-    rows = ix.rows(analysis_id)
+def _levels(ard: pd.DataFrame, analysis_id: str, group: str) -> list[str]:
+    rows = _rows(ard, analysis_id)
     found: list[str] = []
     for i in (1, 2, 3):
         found.extend(rows.loc[rows[f"group{i}"] == group, f"group{i}_level"].tolist())
     return list(dict.fromkeys(found))
 
 
-def _population_n(ix: _ArdIndex, analysis_id: str) -> int | None:
-    rows = ix.rows(analysis_id)
+def _population_n(ard: pd.DataFrame, analysis_id: str) -> int | None:
+    rows = _rows(ard, analysis_id)
     hit = rows.loc[(rows["stat_name"] == "N") & (rows["variable"] == "USUBJID"), "stat"]
     return int(hit.iloc[0]) if len(hit) == 1 else None
 
@@ -200,15 +191,15 @@ def _builder(sap: Any, analysis_id: str, columns: Sequence[Column], stub: str) -
                         stub_header=stub, analysis_ids=tfl.analysis_ids)
 
 
-def _cells(ix: _ArdIndex, analysis_id: str, cols: Sequence[_Col], stats: Sequence[str],
+def _cells(ard: pd.DataFrame, analysis_id: str, cols: Sequence[_Col], stats: Sequence[str],
            fmt: Callable[..., str], *, variable: str, variable_level: str = "",
            missing: str = "") -> dict[str, Cell]:
-    return {c.key: ix.cell(analysis_id, stats, c.filters, fmt, variable=variable,
-                           level=variable_level, missing=missing)
+    return {c.key: _cell(ard, analysis_id, stats, c.filters, fmt, variable=variable,
+                         level=variable_level, missing=missing)
             for c in cols}
 
 
-def _describe_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str, cols: Sequence[_Col],
+def _describe_rows(b: TableBuilder, ard: pd.DataFrame, analysis_id: str, cols: Sequence[_Col],
                    variable: str, *, group: str, raw: int, f: _Fmt, log: bool = False,
                    keep: Sequence[str] = ("n", "mean", "median", "minmax"),
                    ratio: bool = False, indent: int = 1) -> None:
@@ -225,26 +216,26 @@ def _describe_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str, cols: Seque
     }
     for key in keep:
         label, stats, fmt = spec[key]
-        b.add_row(label, _cells(ix, analysis_id, cols, stats, fmt, variable=variable),
+        b.add_row(label, _cells(ard, analysis_id, cols, stats, fmt, variable=variable),
                   indent=indent, group=group)
     if log:
         gm = f.d("geo_mean", raw)
         cv = f.d("geo_cv", raw)
         b.add_row("Geometric mean (CV%)",
-                  _cells(ix, analysis_id, cols, ["geo_mean", "geo_cv"],
+                  _cells(ard, analysis_id, cols, ["geo_mean", "geo_cv"],
                          lambda g, c: f"{fmt_num(g, gm)} ({fmt_num(c, cv) or 'NE'})"
                          if fmt_num(g, gm) else "", variable=variable),
                   indent=indent, group=group)
 
 
-def _test_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str, cols: Sequence[_Col],
+def _test_rows(b: TableBuilder, ard: pd.DataFrame, analysis_id: str, cols: Sequence[_Col],
                *, group: str, log: bool, raw: int, f: _Fmt, ratio_label: str,
                diff_label: str) -> None:
     """Rows of the paired t, signed-rank and sign tests present in the ARD."""
     all_filters = [c.filters for c in cols]
 
     def present(variable: str, level: str) -> bool:
-        return any(ix.has(analysis_id, variable, level, flt) for flt in all_filters)
+        return any(_has(ard, analysis_id, variable, level, flt) for flt in all_filters)
 
     est = f.d("estimate", raw)
     tests = [
@@ -260,36 +251,36 @@ def _test_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str, cols: Sequence[
             continue
         b.add_row(title, group=group)
         if level == "paired-t":
-            cells = _cells(ix, analysis_id, cols, ["estimate", "conf_low", "conf_high"],
+            cells = _cells(ard, analysis_id, cols, ["estimate", "conf_low", "conf_high"],
                            f.est_ci(decimals), variable=variable, variable_level=level)
         else:
-            cells = _cells(ix, analysis_id, cols,
+            cells = _cells(ard, analysis_id, cols,
                            ["estimate", "conf_low", "conf_high", "conf_level"],
                            f.est_ci_level(decimals), variable=variable, variable_level=level)
         b.add_row(label, cells, indent=1, group=group)
-        b.add_row("p-value", _cells(ix, analysis_id, cols, ["p_value"], f.p,
+        b.add_row("p-value", _cells(ard, analysis_id, cols, ["p_value"], f.p,
                                     variable=variable, variable_level=level),
                   indent=1, group=group)
 
 
-def _exclusion_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str,
+def _exclusion_rows(b: TableBuilder, ard: pd.DataFrame, analysis_id: str,
                     cols: Sequence[_Col], *, group: str, paramcd: str,
                     variables: Mapping[str, str], title: str) -> None:
     """One row per exclusion reason; ``variables`` maps column key -> ARD variable."""
-    rows = ix.rows(analysis_id)
+    rows = _rows(ard, analysis_id)
     rows = rows.loc[(rows["stat_name"] == "n_excluded") & (rows["group1_level"] == paramcd)
                     & rows["variable"].isin(set(variables.values()))]
     candidates = sorted(dict.fromkeys(rows["variable_level"]))
     reasons = [r for r in candidates
-               if any(ix.has(analysis_id, variables[c.key], r, c.filters, "n_excluded")
+               if any(_has(ard, analysis_id, variables[c.key], r, c.filters, "n_excluded")
                       for c in cols if c.key in variables)]
     if not reasons:
         return
     b.add_row(title, group=group)
     for reason in reasons:
         cells = {
-            c.key: ix.cell(analysis_id, ["n_excluded"], c.filters, fmt_n,
-                           variable=variables[c.key], level=reason, missing="0")
+            c.key: _cell(ard, analysis_id, ["n_excluded"], c.filters, fmt_n,
+                         variable=variables[c.key], level=reason, missing="0")
             for c in cols if c.key in variables
         }
         b.add_row(reason[:1].upper() + reason[1:], cells, indent=1, group=group)
@@ -300,9 +291,9 @@ def _exclusion_rows(b: TableBuilder, ix: _ArdIndex, analysis_id: str,
 # --------------------------------------------------------------------------------------------
 
 
-def _session_columns(ix: _ArdIndex, analysis_id: str,
+def _session_columns(ard: pd.DataFrame, analysis_id: str,
                      n: int | None) -> tuple[list[Column], list[_Col]]:
-    sessions = sorted(_levels(ix, analysis_id, "SESSNUM"), key=int)
+    sessions = sorted(_levels(ard, analysis_id, "SESSNUM"), key=int)
     columns = [Column(f"s{k}", header_with_n(f"Session {k}", n)) for k in sessions]
     cols = [_Col(f"s{k}", {"SESSNUM": k}) for k in sessions]
     return columns, cols
@@ -311,39 +302,38 @@ def _session_columns(ix: _ArdIndex, analysis_id: str,
 def sessions_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     """Table 14.2.1: biomarkers before and after each session (PP-SESS)."""
     aid = "PP-SESS"
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
-    columns, cols = _session_columns(ix, aid, _population_n(ix, aid))
+    columns, cols = _session_columns(ard, aid, _population_n(ard, aid))
     b = _builder(sap, aid, columns, "Parameter\nStatistic")
-    for p in _params(ix, aid, sap):
+    for p in _params(ard, aid, sap):
         group = _label(sap, p)
         pcols = [_Col(c.key, {"PARAMCD": p, **c.filters}) for c in cols]
         raw = f.raw(p)
         log = sap.parameters[p].scale == "log"
         for variable, title in (("PRE", "Pre-session"), ("POST", "Post-session")):
             b.add_row(title, group=group)
-            _describe_rows(b, ix, aid, pcols, variable, group=group, raw=raw, f=f, log=log)
+            _describe_rows(b, ard, aid, pcols, variable, group=group, raw=raw, f=f, log=log)
         b.add_row("Change (post - pre)", group=group)
-        _describe_rows(b, ix, aid, pcols, "CHG", group=group, raw=raw, f=f)
+        _describe_rows(b, ard, aid, pcols, "CHG", group=group, raw=raw, f=f)
         b.add_row("Percent change", group=group)
-        _describe_rows(b, ix, aid, pcols, "PCHG", group=group, raw=0, f=f,
+        _describe_rows(b, ard, aid, pcols, "PCHG", group=group, raw=0, f=f,
                        keep=("mean", "median"))
         b.add_row("Reduction ratio (pre - post) / pre", group=group)
-        _describe_rows(b, ix, aid, pcols, "RR", group=group, raw=0, f=f, ratio=True,
+        _describe_rows(b, ard, aid, pcols, "RR", group=group, raw=0, f=f, ratio=True,
                        keep=("mean", "median", "minmax"))
-        _test_rows(b, ix, aid, pcols, group=group, log=log, raw=raw, f=f,
+        _test_rows(b, ard, aid, pcols, group=group, log=log, raw=raw, f=f,
                    ratio_label="Geometric mean ratio post/pre",
                    diff_label="Mean difference post - pre")
-        _exclusion_rows(b, ix, aid, pcols, group=group, paramcd=p,
+        _exclusion_rows(b, ard, aid, pcols, group=group, paramcd=p,
                         variables={c.key: "CHG" for c in pcols}, title="Sessions not analysed")
     b.add_footnote("n: subjects with both a pre- and a post-session value in the session.")
-    _level_footnote(b, ix, aid)
+    _level_footnote(b, ard, aid)
     return b.build()
 
 
-def _level_footnote(b: TableBuilder, ix: _ArdIndex, aid: str) -> None:
+def _level_footnote(b: TableBuilder, ard: pd.DataFrame, aid: str) -> None:
     """Say how rank and sign intervals show a level other than the SAP's."""
-    if ix.rows(aid).query("variable_level in ('sign-test', 'signed-rank')").empty:
+    if _rows(ard, aid).query("variable_level in ('sign-test', 'signed-rank')").empty:
         return
     b.add_footnote("Signed-rank (Hodges-Lehmann) and sign-test intervals: with few non-zero "
                    "differences the nominal level cannot be reached exactly; the level the "
@@ -359,34 +349,33 @@ def _level_footnote(b: TableBuilder, ix: _ArdIndex, aid: str) -> None:
 def reduction_ratio_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     """Table 14.2.2: per-subject mean reduction ratio across sessions (PP-RR)."""
     aid = "PP-RR"
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
-    params = _params(ix, aid, sap)
+    params = _params(ard, aid, sap)
     columns = [Column(p, _label(sap, p)) for p in params]
     cols = [_Col(p, {"PARAMCD": p}) for p in params]
     b = _builder(sap, aid, columns, "Statistic")
-    b.add_row("Subjects (n)", _cells(ix, aid, cols, ["n"], fmt_n, variable="RR"))
-    b.add_row("Sessions analysed", _cells(ix, aid, cols, ["n_sessions"], fmt_n, variable="RR"))
-    _describe_rows(b, ix, aid, cols, "RR", group="", raw=0, f=f, ratio=True,
+    b.add_row("Subjects (n)", _cells(ard, aid, cols, ["n"], fmt_n, variable="RR"))
+    b.add_row("Sessions analysed", _cells(ard, aid, cols, ["n_sessions"], fmt_n, variable="RR"))
+    _describe_rows(b, ard, aid, cols, "RR", group="", raw=0, f=f, ratio=True,
                    keep=("mean", "median", "minmax"), indent=0)
     for level, label, p_label in (
             ("t-test", f"Mean ({f.ci}), one-sample t-test", "p-value (t-test)"),
             ("signed-rank", f"Hodges-Lehmann estimate ({f.ci})",
              "p-value (Wilcoxon signed-rank)")):
-        if not any(ix.has(aid, "RR", level, c.filters) for c in cols):
+        if not any(_has(ard, aid, "RR", level, c.filters) for c in cols):
             continue
-        b.add_row(label, _cells(ix, aid, cols, ["estimate", "conf_low", "conf_high"],
+        b.add_row(label, _cells(ard, aid, cols, ["estimate", "conf_low", "conf_high"],
                                 f.est_ci(f.ratio), variable="RR", variable_level=level))
-        b.add_row(p_label, _cells(ix, aid, cols, ["p_value"], f.p, variable="RR",
+        b.add_row(p_label, _cells(ard, aid, cols, ["p_value"], f.p, variable="RR",
                                   variable_level=level), indent=1)
-    rows = ix.rows(aid)
+    rows = _rows(ard, aid)
     reasons = sorted(dict.fromkeys(rows.loc[rows["stat_name"] == "n_excluded",
                                             "variable_level"]))
     if reasons:
         b.add_row("Subjects not analysed")
         for reason in reasons:
             b.add_row(reason[:1].upper() + reason[1:],
-                      _cells(ix, aid, cols, ["n_excluded"], fmt_n, variable="RR",
+                      _cells(ard, aid, cols, ["n_excluded"], fmt_n, variable="RR",
                              variable_level=reason, missing="0"), indent=1)
     b.add_footnote("Tests of H0: no reduction (reduction ratio 0), on one mean ratio per "
                    "subject.")
@@ -398,8 +387,8 @@ def reduction_ratio_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
 # --------------------------------------------------------------------------------------------
 
 
-def _visit_names(ix: _ArdIndex, analysis_id: str, sap: Any) -> list[str]:
-    present = set(_levels(ix, analysis_id, "AVISIT"))
+def _visit_names(ard: pd.DataFrame, analysis_id: str, sap: Any) -> list[str]:
+    present = set(_levels(ard, analysis_id, "AVISIT"))
     names = [BASELINE] if BASELINE in present else []
     names += [v.name for v in sap.visits if v.name in present and v.name != BASELINE]
     return names
@@ -407,33 +396,32 @@ def _visit_names(ix: _ArdIndex, analysis_id: str, sap: Any) -> list[str]:
 
 def _over_time(ard: pd.DataFrame, sap: Any, aid: str, log_of: Callable[[str], bool]
                ) -> TableBuilder:
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
-    n = _population_n(ix, aid)
-    visits = _visit_names(ix, aid, sap)
+    n = _population_n(ard, aid)
+    visits = _visit_names(ard, aid, sap)
     keys = {v: f"v{i}" for i, v in enumerate(visits)}
     columns = [Column(keys[v], header_with_n(v, n)) for v in visits]
     b = _builder(sap, aid, columns, "Parameter\nStatistic")
-    for p in _params(ix, aid, sap):
+    for p in _params(ard, aid, sap):
         group = _label(sap, p)
         raw, log = f.raw(p), log_of(p)
         all_cols = [_Col(keys[v], {"PARAMCD": p, "AVISIT": v}) for v in visits]
         post = [c for c, v in zip(all_cols, visits, strict=True) if v != BASELINE]
         b.add_row("Value", group=group)
-        _describe_rows(b, ix, aid, all_cols, "AVAL", group=group, raw=raw, f=f, log=log)
+        _describe_rows(b, ard, aid, all_cols, "AVAL", group=group, raw=raw, f=f, log=log)
         b.add_row("Change from baseline", group=group)
-        _describe_rows(b, ix, aid, post, "CHG", group=group, raw=raw, f=f)
+        _describe_rows(b, ard, aid, post, "CHG", group=group, raw=raw, f=f)
         b.add_row("Percent change from baseline", group=group)
-        _describe_rows(b, ix, aid, post, "PCHG", group=group, raw=0, f=f,
+        _describe_rows(b, ard, aid, post, "PCHG", group=group, raw=0, f=f,
                        keep=("mean", "median"))
-        _test_rows(b, ix, aid, post, group=group, log=log, raw=raw, f=f,
+        _test_rows(b, ard, aid, post, group=group, log=log, raw=raw, f=f,
                    ratio_label="Geometric mean ratio visit/baseline",
                    diff_label="Mean change")
         variables = {c.key: ("AVAL" if v == BASELINE else "CHG")
                      for c, v in zip(all_cols, visits, strict=True)}
-        _exclusion_rows(b, ix, aid, all_cols, group=group, paramcd=p, variables=variables,
+        _exclusion_rows(b, ard, aid, all_cols, group=group, paramcd=p, variables=variables,
                         title="Subjects not analysed")
-        _exclusion_rows(b, ix, aid, post, group=group, paramcd=p,
+        _exclusion_rows(b, ard, aid, post, group=group, paramcd=p,
                         variables={c.key: "AVAL" for c in post}, title="Samples not analysed")
     return b
 
@@ -444,7 +432,7 @@ def followup_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     b.add_footnote("Baseline: last non-missing value on or before the start of the first "
                    "session. Visit value: the sample in the visit window closest to the target "
                    "day (the earlier one on ties).")
-    _level_footnote(b, _ArdIndex(ard), "PP-FU")
+    _level_footnote(b, ard, "PP-FU")
     return b.build()
 
 
@@ -464,36 +452,35 @@ def meld_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
 def mmrm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     """Table 14.2.4: MMRM least-squares mean change from baseline by visit (PP-MMRM)."""
     aid = "PP-MMRM"
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
-    n = _population_n(ix, aid)
-    visits = [v for v in _visit_names(ix, aid, sap) if v != BASELINE]
+    n = _population_n(ard, aid)
+    visits = [v for v in _visit_names(ard, aid, sap) if v != BASELINE]
     keys = {v: f"v{i}" for i, v in enumerate(visits)}
     columns = [Column(keys[v], header_with_n(v, n)) for v in visits]
     b = _builder(sap, aid, columns, "Parameter\nStatistic")
-    rows = ix.rows(aid)
-    for p in _params(ix, aid, sap):
+    rows = _rows(ard, aid)
+    for p in _params(ard, aid, sap):
         group = _label(sap, p)
         log = sap.parameters[p].scale == "log"
         raw = f.raw(p)
         cols = [_Col(keys[v], {"PARAMCD": p, "AVISIT": v}) for v in visits]
         b.add_row("Subjects with a value (n)",
-                  _cells(ix, aid, cols, ["n"], fmt_n, variable="CHG"), group=group)
+                  _cells(ard, aid, cols, ["n"], fmt_n, variable="CHG"), group=group)
         variable = "RATIO" if log else "CHG"
         dec = f.ratio if log else f.d("estimate", raw)
         label = (f"LS geometric mean ratio to baseline ({f.ci})" if log
                  else f"LS mean change ({f.ci})")
-        b.add_row(label, _cells(ix, aid, cols, ["estimate", "conf_low", "conf_high"],
+        b.add_row(label, _cells(ard, aid, cols, ["estimate", "conf_low", "conf_high"],
                                 f.est_ci(dec), variable=variable, variable_level="mmrm"),
                   group=group)
         if not log:
             se_dec = f.d("se", raw)
-            b.add_row("SE", _cells(ix, aid, cols, ["se"], lambda s, d=se_dec: fmt_num(s, d),
+            b.add_row("SE", _cells(ard, aid, cols, ["se"], lambda s, d=se_dec: fmt_num(s, d),
                                    variable="CHG", variable_level="mmrm"),
                       indent=1, group=group)
-        b.add_row("p-value", _cells(ix, aid, cols, ["p_value"], f.p, variable=variable,
+        b.add_row("p-value", _cells(ard, aid, cols, ["p_value"], f.p, variable=variable,
                                     variable_level="mmrm"), indent=1, group=group)
-        _exclusion_rows(b, ix, aid, cols, group=group, paramcd=p,
+        _exclusion_rows(b, ard, aid, cols, group=group, paramcd=p,
                         variables={c.key: "CHG" for c in cols}, title="Subjects not analysed")
         model = rows.loc[(rows["group1_level"] == p) & (rows["variable"] == "MODEL"), "method"]
         if len(model):
@@ -509,13 +496,12 @@ def mmrm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
 def holm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     """Table 14.2.6: Holm-adjusted p-values across the biomarkers at the key visit."""
     aid = "PP-HOLM"
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
     columns = [Column("n", "n"), Column("est", f"Estimate ({f.ci})"),
                Column("p", "p-value"), Column("padj", "Holm-adjusted\np-value")]
     b = _builder(sap, aid, columns, f"Parameter\n({sap.key_visit})")
-    rows = ix.rows(aid)
-    for p in _params(ix, aid, sap):
+    rows = _rows(ard, aid)
+    for p in _params(ard, aid, sap):
         mine = rows.loc[(rows["group1_level"] == p) & (rows["stat_name"] == "p_value_adj")]
         flt = {"PARAMCD": p, "AVISIT": sap.key_visit}
         if mine.empty:
@@ -525,11 +511,11 @@ def holm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
         dec = f.ratio if variable == "RATIO" else f.d("estimate", f.raw(p))
         one = {"variable": variable, "level": level, "allow_missing": False}
         b.add_row(_label(sap, p), {
-            "n": ix.cell(aid, ["n"], flt, fmt_n, **one),
-            "est": ix.cell(aid, ["estimate", "conf_low", "conf_high"], flt, f.est_ci(dec),
-                           **one),
-            "p": ix.cell(aid, ["p_value"], flt, f.p, **one),
-            "padj": ix.cell(aid, ["p_value_adj"], flt, f.p, **one),
+            "n": _cell(ard, aid, ["n"], flt, fmt_n, **one),
+            "est": _cell(ard, aid, ["estimate", "conf_low", "conf_high"], flt, f.est_ci(dec),
+                         **one),
+            "p": _cell(ard, aid, ["p_value"], flt, f.p, **one),
+            "padj": _cell(ard, aid, ["p_value_adj"], flt, f.p, **one),
         })
     methods = rows.loc[rows["stat_name"] == "p_value_adj", "method"]
     if len(methods):
@@ -550,38 +536,37 @@ def lloq_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     PP-FU rows) next to the sensitivity result (PP-LLOQ rows).
     """
     aid = "PP-LLOQ"
-    ix = _ArdIndex(ard)
     f = _Fmt(sap)
     columns = [Column("pe", f"Primary\nEstimate ({f.ci})"), Column("pp", "Primary\np-value"),
                Column("se", f"Sensitivity\nEstimate ({f.ci})"),
                Column("sp", "Sensitivity\np-value")]
     b = _builder(sap, aid, columns, "Parameter\nTime point / test")
-    sessions = sorted(_levels(ix, aid, "SESSNUM"), key=int)
-    visits = [v for v in _visit_names(ix, aid, sap) if v != BASELINE]
+    sessions = sorted(_levels(ard, aid, "SESSNUM"), key=int)
+    visits = [v for v in _visit_names(ard, aid, sap) if v != BASELINE]
     points = [("SESSNUM", k, f"Session {k}", "PP-SESS") for k in sessions] + \
              [("AVISIT", v, v, "PP-FU") for v in visits]
     est = ["estimate", "conf_low", "conf_high"]
-    for p in _params(ix, aid, sap):
+    for p in _params(ard, aid, sap):
         group = _label(sap, p)
         log = sap.parameters[p].scale == "log"
         b.add_row("Values below the LLOQ (n)",
-                  {"se": ix.cell(aid, ["n"], {"PARAMCD": p}, fmt_n, variable="BLQFL", level="Y",
-                                 allow_missing=False)}, group=group)
+                  {"se": _cell(ard, aid, ["n"], {"PARAMCD": p}, fmt_n, variable="BLQFL",
+                               level="Y", allow_missing=False)}, group=group)
         tests = (("RATIO" if log else "CHG", "paired-t",
                   "geometric mean ratio" if log else "mean difference"),
                  ("CHG", "signed-rank", "Hodges-Lehmann estimate"))
         for by, level, label, primary in points:
             flt = {"PARAMCD": p, by: level}
             for variable, test, name in tests:
-                if not ix.has(aid, variable, test, flt):
+                if not _has(ard, aid, variable, test, flt):
                     continue
                 dec = f.ratio if variable == "RATIO" else f.d("estimate", f.raw(p))
                 cells: dict[str, Cell] = {}
                 for key_e, key_p, source in (("pe", "pp", primary), ("se", "sp", aid)):
-                    cells[key_e] = ix.cell(source, est, flt, f.est_ci(dec), variable=variable,
-                                           level=test)
-                    cells[key_p] = ix.cell(source, ["p_value"], flt, f.p, variable=variable,
-                                           level=test)
+                    cells[key_e] = _cell(ard, source, est, flt, f.est_ci(dec),
+                                         variable=variable, level=test)
+                    cells[key_p] = _cell(ard, source, ["p_value"], flt, f.p,
+                                         variable=variable, level=test)
                 b.add_row(f"{label}: {name}", cells, indent=1, group=group)
     b.add_footnote("Primary: values below the LLOQ analysed as LLOQ/2 (Tables 14.2.1 and "
                    "14.2.3); sensitivity: analysed as the LLOQ.")

@@ -1,6 +1,7 @@
 """Safety tables 14.3.x and listings 16.2.7-16.2.8, rendered from ARD rows.
 
-Every number is read from one ARD row through :func:`~msc_analysis.render.table.cell_from_ard`;
+Every number is read from one ARD row, matched through the ARD's index
+(:func:`msc_analysis.ard.index_for`, the rule of :func:`~msc_analysis.render.table.cell_from_ard`);
 titles, populations and SAP footnotes come from the SAP's TFL list. Columns: one per group of
 the ARD's header rows (``variable = "SAFFL"``, stat ``N``), labelled with the group and its N.
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from msc_analysis.ard import ARD_COLUMNS
+from msc_analysis.ard import ARD_COLUMNS, ArdError, index_for
 from msc_analysis.render.formatting import (
     fmt_ci,
     fmt_mean_sd,
@@ -29,7 +30,6 @@ from msc_analysis.render.formatting import (
 from msc_analysis.render.table import (
     TRACE_COLUMNS,
     BodyRow,
-    Cell,
     Column,
     DisplayTable,
     cell_from_ard,
@@ -71,14 +71,11 @@ _VS_LABELS = {"SYSBP": "Systolic blood pressure (mmHg)", "DIABP": "Diastolic blo
               "(mmHg)", "PULSE": "Heart rate (beats/min)", "TEMP": "Temperature (C)"}
 
 
-# The ARD of a safety run has tens of thousands of rows and a table thousands of cells, so the
-# cells are read through a dictionary index of the ARD (one entry per analysis id, variable,
-# level, stat name and exact set of by-variables). A cell whose rows the index finds exactly
-# once per statistic is read from there (the same rows cell_from_ard would match, since the
-# tables name every by-variable of a row); any other case -- no row, several rows, a filter on
-# fewer by-variables -- goes through cell_from_ard, which applies the general rule and raises
-# its errors. The traces are gathered by _Builder and assembled into one frame at the end.
-_INDEX: dict[int, tuple[pd.DataFrame, dict[tuple[object, ...], list[int]], np.ndarray]] = {}
+# The ARD of a safety run has tens of thousands of rows and a table thousands of cells. Cells
+# are matched through the ARD's index (msc_analysis.ard.index_for: the rule of cell_from_ard and
+# ard.lookup) and keep just the positions of their rows (_Hit); _Builder assembles the traces of
+# all cells into one frame at the end. A cell whose statistics do not each match one row is an
+# empty cell when allowed and no statistic matches, else cell_from_ard raises its error.
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,43 +87,29 @@ class _Hit:
     source: pd.DataFrame
 
 
-def _index(ard: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple[object, ...], list[int]],
-                                       np.ndarray]:
-    hit = _INDEX.get(id(ard))
-    if hit is not None and hit[0] is ard:
-        return hit
-    if len(_INDEX) > 8:
-        _INDEX.clear()
-    keys: dict[tuple[object, ...], list[int]] = {}
-    cols = [ard[c].astype(str).tolist() for c in (
-        "analysis_id", "variable", "variable_level", "stat_name", "group1", "group1_level",
-        "group2", "group2_level", "group3", "group3_level")]
-    for pos, (aid, var, lvl, stat, g1, l1, g2, l2, g3, l3) in enumerate(zip(*cols, strict=True)):
-        groups = frozenset((g, lv) for g, lv in ((g1, l1), (g2, l2), (g3, l3)) if g)
-        keys.setdefault((aid, var, lvl, stat, groups), []).append(pos)
-    entry = (ard, keys, ard["stat"].to_numpy(dtype=float))
-    _INDEX[id(ard)] = entry
-    return entry
-
-
 def _cell(ard: pd.DataFrame, aid: str, stat_names: str | Sequence[str],
           filters: dict[str, str] | None, formatter: Callable[..., str], *,
           variable: str | None = None, variable_level: object | None = None,
-          **kwargs: object) -> object:
-    """One cell: through the index when every statistic is one row, else cell_from_ard."""
+          allow_missing: bool = False) -> _Hit:
+    """One cell: the text and positions of one ARD row per statistic (empty when allowed and
+    no row matches); :func:`cell_from_ard` raises for any other case."""
     names = (stat_names,) if isinstance(stat_names, str) else tuple(stat_names)
-    if variable is not None and variable_level is not None:
-        _, keys, values = _index(ard)
-        groups = frozenset((str(k), str(v)) for k, v in (filters or {}).items())
-        found = [keys.get((aid, variable, str(variable_level), n, groups), []) for n in names]
-        if all(len(f) == 1 for f in found):
-            positions = tuple(f[0] for f in found)
-            text = formatter(*(float(values[i]) for i in positions))
-            if not isinstance(text, str):
-                raise TypeError(f"formatter for {aid}/{names} returned {type(text).__name__}")
-            return _Hit(text, positions, ard)
-    return cell_from_ard(ard, aid, list(names), filters, formatter, variable=variable,
-                         variable_level=variable_level, **kwargs)  # type: ignore[arg-type]
+    level = None if variable_level is None else str(variable_level)
+    index = index_for(ard)
+    found = index.one_per_stat(aid, names, variable=variable, variable_level=level,
+                               levels=filters)
+    if found is None:
+        if allow_missing and not any(index.has(aid, n, variable=variable, variable_level=level,
+                                               levels=filters) for n in names):
+            return _Hit("", (), ard)
+        # A statistic without its one row: cell_from_ard raises the ARD's error for it.
+        cell_from_ard(ard, aid, list(names), filters, formatter, variable=variable,
+                      variable_level=level)
+        raise ArdError(f"no single ARD row per statistic for {aid}/{names}")  # not reached
+    text = formatter(*index.values(found))
+    if not isinstance(text, str):
+        raise TypeError(f"formatter for {aid}/{names} returned {type(text).__name__}")
+    return _Hit(text, tuple(found), ard)
 
 
 class _Builder:
@@ -142,11 +125,11 @@ class _Builder:
         self._ids = list(analysis_ids)
         self._keys = [c.key for c in self.columns]
         self._rows: list[BodyRow] = []
-        self._hits: list[tuple[int, str, str, str, object]] = []
+        self._hits: list[tuple[int, str, str, str, _Hit]] = []
 
     def add_row(self, label: str, cells: dict[str, object] | None = None, *, indent: int = 0,
                 group: str = "") -> None:
-        """Append a body row; cells are :class:`_Hit`, :class:`Cell` or plain strings."""
+        """Append a body row; cells are :class:`_Hit` or plain strings."""
         cells = dict(cells or {})
         unknown = sorted(set(cells) - set(self._keys))
         if unknown:
@@ -157,9 +140,10 @@ class _Builder:
             if key not in cells:
                 continue
             cell = cells[key]
-            if isinstance(cell, _Hit | Cell):
+            if isinstance(cell, _Hit):
                 texts[key] = cell.text
-                self._hits.append((row, group, label, key, cell))
+                if cell.positions:
+                    self._hits.append((row, group, label, key, cell))
             else:
                 texts[key] = str(cell)
         self._rows.append(BodyRow(label, texts, indent=indent, group=group))
@@ -192,20 +176,9 @@ class _Builder:
             run.clear()
 
         for entry in self._hits:
-            cell = entry[4]
-            if isinstance(cell, _Hit) and (not run or run[0][4].source is cell.source):
-                run.append(entry)  # type: ignore[arg-type]
-                continue
-            flush()
-            if isinstance(cell, _Hit):
-                run.append(entry)  # type: ignore[arg-type]
-            elif len(cell.trace):  # type: ignore[attr-defined]
-                row, group, label, key, _ = entry
-                trace = cell.trace.reset_index(drop=True)  # type: ignore[attr-defined]
-                meta = pd.DataFrame({"table": self.number, "row": row, "row_group": group,
-                                     "row_label": label, "column": key,
-                                     "cell_text": cell.text}, index=trace.index)  # type: ignore[attr-defined]
-                parts.append(pd.concat([meta, trace], axis=1))
+            if run and run[0][4].source is not entry[4].source:
+                flush()
+            run.append(entry)
         flush()
         data = empty_trace()
         if parts:
@@ -931,7 +904,6 @@ def safety_displays(results: object, sap: object) -> dict[str, DisplayTable]:
                                                                                     number))
         table = listing_table(frame, number, title, population, notes)
         out[f"l{number.replace('.', '_')}"] = table
-    _INDEX.clear()
     return out
 
 
