@@ -113,6 +113,20 @@ def analysis_subjects(adsl: pd.DataFrame, flag: str) -> tuple[str, ...]:
     return tuple(sorted(chosen))
 
 
+def _event_dates(adsl: pd.DataFrame, name: str) -> list[Any]:
+    """``pd.to_datetime`` of each value of ADSL ``name`` (all NaT when the variable is absent).
+
+    A datetime column already holds what ``pd.to_datetime`` gives for each value (Timestamp or
+    NaT), so it is used as it is; any other column is converted value by value.
+    """
+    if name not in adsl.columns:
+        return [pd.NaT] * len(adsl)
+    values = adsl[name]
+    if pd.api.types.is_datetime64_any_dtype(values) and values.dt.tz is None:
+        return values.tolist()
+    return [pd.to_datetime(v) for v in values]
+
+
 def prepare_prepost(
     study: Any,
     sap: Any,
@@ -161,7 +175,8 @@ def prepare_prepost(
     start = first_session_start(adsl, adex)
     lab = derive_change(derive_baseline(lab.reset_index(drop=True), start))
     base = lab.loc[lab["ABLFL"] == "Y", ["USUBJID", "PARAMCD", "BASE"]].reset_index(drop=True)
-    pairs = derive_session_pairs(lab, [p for p in params if p in set(lab["PARAMCD"])], adex)
+    present = set(lab["PARAMCD"].unique())
+    pairs = derive_session_pairs(lab, [p for p in params if p in present], adex)
     windows = assign_visit_windows(lab.drop(columns=["BASE", "BASEDTM", "CHG", "PCHG", "ABLFL"]),
                                    sap.visits, start)
     windows = derive_change(windows.merge(base, on=["USUBJID", "PARAMCD"], how="left"))
@@ -174,13 +189,9 @@ def prepare_prepost(
         after_ltx["AVISIT"] = after_ltx["AVISIT"].fillna("").astype(str)
     first = dict(zip(start["USUBJID"], start["TRTSDT"], strict=True))
     events = {
-        s: (first.get(s, pd.NaT),
-            pd.to_datetime(d) if "DTHDT" in adsl.columns else pd.NaT,
-            pd.to_datetime(t) if "LTXDT" in adsl.columns else pd.NaT)
-        for s, d, t in zip(adsl["USUBJID"],
-                           adsl["DTHDT"] if "DTHDT" in adsl.columns else [pd.NaT] * len(adsl),
-                           adsl["LTXDT"] if "LTXDT" in adsl.columns else [pd.NaT] * len(adsl),
-                           strict=True)
+        s: (first.get(s, pd.NaT), d, t)
+        for s, d, t in zip(adsl["USUBJID"], _event_dates(adsl, "DTHDT"),
+                           _event_dates(adsl, "LTXDT"), strict=True)
     }
     return PrepostData(
         subjects=subjects, population=aset.label, rule=rule, lab=lab,

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from msc_analysis import stats
@@ -47,9 +48,11 @@ def lab_parameters(data: SafetyData, analysis_id: str, graded_only: bool = False
     if data.lab is None:
         return []
     lab = data.lab
-    present = [c for c in dict.fromkeys(lab["PARAMCD"].astype(str)) if not c.startswith("_")]
+    codes = lab["PARAMCD"].astype(str)
+    present = [c for c in codes.unique() if not c.startswith("_")]
     if graded_only:
-        present = [c for c in present if (lab.loc[lab["PARAMCD"] == c, "ATOXTERM"] != "").any()]
+        graded = set(codes.loc[(lab["ATOXTERM"] != "").to_numpy(dtype=bool)].unique())
+        present = [c for c in present if c in graded]
     known = getattr(data.sap, "parameters", {})
     analysis = getattr(data.sap, "analyses", {}).get(analysis_id)
     listed = list(getattr(analysis, "parameters", ()) or ())
@@ -62,6 +65,17 @@ def visit_label(avisit: str, atpt: str) -> str:
     """``"Day 7"``; ``"Session 1 Pre"`` for a session sample with ``ATPT = "PRE"``."""
     atpt = atpt.strip()
     return f"{avisit} {atpt.title()}" if atpt else avisit
+
+
+def _visit_labels(avisit: pd.Series, atpt: pd.Series) -> list[str]:
+    """:func:`visit_label` of each record, computed once per distinct (visit, time point)."""
+    v_codes, v_values = pd.factorize(avisit, use_na_sentinel=False)
+    t_codes, t_values = pd.factorize(atpt, use_na_sentinel=False)
+    pair = v_codes.astype(np.int64) * max(len(t_values), 1) + t_codes
+    _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    labels = np.array([visit_label(v_values[v_codes[i]], t_values[t_codes[i]]) for i in first],
+                      dtype=object)
+    return labels[inverse.reshape(-1)].tolist()
 
 
 def _visit_table(lab: pd.DataFrame) -> pd.DataFrame:
@@ -82,7 +96,7 @@ def _visit_table(lab: pd.DataFrame) -> pd.DataFrame:
         "AVISITN": avisitn.where(sess.isna(), 0.5),
         "SESSN": sess.fillna(0.0),
     }, index=lab.index)
-    vis["LABEL"] = [visit_label(v, t) for v, t in zip(vis["AVISIT"], vis["ATPT"], strict=True)]
+    vis["LABEL"] = _visit_labels(vis["AVISIT"], vis["ATPT"])
     vis["ATPTN"] = vis["ATPT"].map(_ATPT_ORDER).fillna(-1)
     return vis
 

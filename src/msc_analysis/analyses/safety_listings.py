@@ -96,20 +96,28 @@ def listing_deaths(study: object, sap: object = None, issues: DataIssues | None 
     ae = _ae_frame(data)
     fatal = ae.loc[ae.get("FATALFL", pd.Series("", index=ae.index)) == "Y"]
     subjects = set(sl.loc[dthfl | dthdt.notna(), "USUBJID"]) | set(fatal["USUBJID"])
+    # Each subject's first ADSL record and fatal AEs, located once (not by a scan per subject).
+    first_row = {s: int(rows[0]) for s, rows in sl.groupby("USUBJID", sort=False).indices.items()}
+    group = sl[GROUP].tolist()
+    death = sl["DTHDT"].tolist() if "DTHDT" in sl.columns else None
+    first_session = sl["TRTSDT"].tolist() if "TRTSDT" in sl.columns else None
+    fatal_rows = fatal.groupby("USUBJID", sort=False).indices if len(fatal) else {}
+    fatal_terms = fatal["AEDECOD"].astype(str).tolist()
+    fatal_emergent = fatal["TRTEMFL"].astype(str).replace("", "N").tolist()
     rows = []
     for subj in sorted(subjects):
-        rec = sl.loc[sl["USUBJID"] == subj].iloc[0]
-        f = fatal.loc[fatal["USUBJID"] == subj]
-        date = pd.to_datetime(rec.get("DTHDT")) if "DTHDT" in sl.columns else pd.NaT
-        start = pd.to_datetime(rec.get("TRTSDT")) if "TRTSDT" in sl.columns else pd.NaT
+        at = first_row[subj]
+        f = fatal_rows.get(subj, ())
+        date = pd.to_datetime(death[at]) if death is not None else pd.NaT
+        start = pd.to_datetime(first_session[at]) if first_session is not None else pd.NaT
         day = (date - start).days + 1 if pd.notna(date) and pd.notna(start) else np.nan
         rows.append({
             "USUBJID": subj,
-            GROUP: rec[GROUP],
+            GROUP: group[at],
             "DTHDT": date,
             "DTHDY": day,
-            "FATAL_AE": "; ".join(f["AEDECOD"].astype(str)),
-            "TRTEMFL": "; ".join(f["TRTEMFL"].astype(str).replace("", "N")),
+            "FATAL_AE": "; ".join(fatal_terms[i] for i in f),
+            "TRTEMFL": "; ".join(fatal_emergent[i] for i in f),
         })
     frame = pd.DataFrame(rows, columns=["USUBJID", GROUP, "DTHDT", "DTHDY", "FATAL_AE",
                                         "TRTEMFL"])

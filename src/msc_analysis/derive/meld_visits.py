@@ -43,6 +43,22 @@ def _score(code: str, values: pd.DataFrame, female: pd.Series) -> np.ndarray:
     return np.atleast_1d(np.asarray(out, dtype=float))
 
 
+def _missing_components(values: pd.DataFrame, needed: Sequence[str]) -> list[str]:
+    """Per row, the comma-separated components of ``needed`` that are absent or missing.
+
+    Each row's pattern of missing components is coded as a bit mask, and each distinct mask is
+    spelt out once.
+    """
+    mask = np.zeros(len(values), dtype=np.int64)
+    for bit, p in enumerate(needed):
+        absent = (values[p].isna().to_numpy(dtype=bool) if p in values.columns
+                  else np.ones(len(values), dtype=bool))
+        mask |= absent.astype(np.int64) << bit
+    text = {int(m): ",".join(p for bit, p in enumerate(needed) if (int(m) >> bit) & 1)
+            for m in np.unique(mask)}
+    return [text[m] for m in mask.tolist()]
+
+
 def meld_by_visit(
     subjects: Sequence[str],
     adsl: pd.DataFrame,
@@ -107,10 +123,7 @@ def meld_by_visit(
         needed = MELD_COMPONENTS[code]
         for visit, wide in points:
             values = frame.join(wide, on="USUBJID")
-            missing = [
-                ",".join(p for p in needed if p not in values.columns or pd.isna(values.at[i, p]))
-                for i in values.index
-            ]
+            missing = _missing_components(values, needed)
             frames.append(pd.DataFrame({
                 "USUBJID": frame["USUBJID"], "PARAMCD": code, "AVISIT": visit,
                 "AVAL": _score(code, values, female), "MISSING": missing,

@@ -27,6 +27,7 @@ conversion table; Young DS, Ann Intern Med 1987;106:114-129).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,9 +222,9 @@ def to_si(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> pd.DataFrame
     unit_column = "AVALU" if "AVALU" in out.columns else "PARAM"
     units = given
     if from_param:
-        parsed = out["PARAM"].astype("str").fillna("").map(_cached_unit_from_param)
+        parsed = _map_distinct(out["PARAM"].astype("str").fillna(""), _cached_unit_from_param)
         units = given.where(given != "", parsed)
-    codes = out["PARAMCD"].astype("str").fillna("").map(_cached_trial_code)
+    codes = _map_distinct(out["PARAMCD"].astype("str").fillna(""), _cached_trial_code)
     known = codes.notna().to_numpy()
     new_units = units.copy()
     combos = pd.DataFrame({"code": codes, "unit": units})[known].drop_duplicates()
@@ -247,6 +248,11 @@ def to_si(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> pd.DataFrame
 
 _unit_cache: dict[str, str] = {}
 _code_cache: dict[str, str | None] = {}
+
+
+def _map_distinct(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
+    """``values.map(func)``, calling ``func`` once per distinct value rather than per record."""
+    return values.map({value: func(value) for value in values.unique()})
 
 
 def _cached_unit_from_param(param: str) -> str:
@@ -312,7 +318,7 @@ def check_values(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> None:
     """
     if "PARAMCD" not in frame.columns or "AVAL" not in frame.columns:
         return
-    codes = frame["PARAMCD"].astype("str").fillna("").map(_cached_trial_code)
+    codes = _map_distinct(frame["PARAMCD"].astype("str").fillna(""), _cached_trial_code)
     values = frame["AVAL"]
     bad = pd.Series(False, index=frame.index)
     for code, (low, low_ok, high) in VALUE_LIMITS.items():
