@@ -1,7 +1,7 @@
 """CTCAE v5.0 laboratory grades: every boundary, the abnormal-baseline rule, rounding, units.
 
 Expected grades are written out by hand from the CTCAE v5.0 wording (NCI spreadsheet
-CTCAE_v5.0_2017-11-27.xlsx, quoted in /work/shared/domain/clinical_brief.md section 2) and agree
+CTCAE_v5.0_2017-11-27.xlsx, quoted in ../shared/domain/clinical_brief.md section 2) and agree
 with the machine-readable criteria of pharmaverse admiral (data-raw/adlb_grading/ncictcaev5.json),
 e.g. ALT with abnormal baseline grade 1 is ``signif(AVAL) >= signif(1.5*BASE)`` (inclusive),
 bilirubin with abnormal baseline grade 1 is ``> BASE``, platelets grade 2 is ``< 75``, anaemia

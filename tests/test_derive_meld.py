@@ -1,6 +1,6 @@
 """MELD, MELD-Na and MELD 3.0 against the brief's worked checks and hand calculations.
 
-References: /work/shared/domain/clinical_brief.md section 1 (worked checks 1.1-1.3, computed by
+References: ../shared/domain/clinical_brief.md section 1 (worked checks 1.1-1.3, computed by
 the brief's authors from the OPTN formulas as coded in CU-Anschutz-DOS-CORP/sas-macros meld.sas);
 the other expected values are hand calculations written out below.
 """

@@ -1,6 +1,6 @@
 """Simulated values fall inside the clinical brief's ranges (2,000 subjects, for stability).
 
-Every bound cites the brief (/work/shared/domain/clinical_brief.md) section and source tag.
+Every bound cites the brief (../shared/domain/clinical_brief.md) section and source tag.
 """
 
 from __future__ import annotations
