@@ -179,24 +179,20 @@ def _paired(b: ArdBuilder, post: np.ndarray, pre: np.ndarray, log: bool, level: 
     ``post - pre`` with Hodges-Lehmann estimate (variable ``CHG``); ``sign-test``: exact sign
     test with the median difference (variable ``CHG``).
     """
-    if PAIRED_T in methods:
+    tests = (
+        (PAIRED_T, "paired t-test", "RATIO" if log else "CHG",
+         lambda: stats.paired_t(post, pre, log=log, conf_level=level)),
+        (SIGNED_RANK, "signed-rank test", "CHG",
+         lambda: stats.wilcoxon_signed_rank(post, pre, conf_level=level)),
+        (SIGN_TEST, "sign test", "CHG", lambda: stats.sign_test(post, pre, conf_level=level)),
+    )
+    for method, name, variable, run in tests:
+        if method not in methods:
+            continue
         try:
-            res = stats.paired_t(post, pre, log=log, conf_level=level)
-            _test_rows(b, "RATIO" if log else "CHG", PAIRED_T, res, groups)
+            _test_rows(b, variable, method, run(), groups)
         except StatsInputError as err:
-            _not_estimable(issues, source, f"{what}, paired t-test", err)
-    if SIGNED_RANK in methods:
-        try:
-            res = stats.wilcoxon_signed_rank(post, pre, conf_level=level)
-            _test_rows(b, "CHG", SIGNED_RANK, res, groups)
-        except StatsInputError as err:
-            _not_estimable(issues, source, f"{what}, signed-rank test", err)
-    if SIGN_TEST in methods:
-        try:
-            res = stats.sign_test(post, pre, conf_level=level)
-            _test_rows(b, "CHG", SIGN_TEST, res, groups)
-        except StatsInputError as err:
-            _not_estimable(issues, source, f"{what}, sign test", err)
+            _not_estimable(issues, source, f"{what}, {name}", err)
 
 
 def _exclusions(b: ArdBuilder, variable: str, reasons: Sequence[str],

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from msc_analysis.analyses.safety_data import GROUP, as_safety_data
+from msc_analysis.analyses.safety_data import GROUP, SafetyData, as_safety_data
 from msc_analysis.io.issues import DataIssues
 
 __all__ = [
@@ -62,22 +62,23 @@ def _finish(frame: pd.DataFrame, columns: tuple[str, ...], by: str | None,
     return out.rename(columns={GROUP: _group_label(by)})
 
 
+def _flagged_aes(data: SafetyData, flag: str) -> pd.DataFrame:
+    """The AE listing columns of the AEs whose derived ``flag`` is ``"Y"``."""
+    ae = _ae_frame(data)
+    chosen = ae.loc[ae.get(flag, pd.Series("", index=ae.index)) == "Y"]
+    return _finish(chosen, _AE_COLUMNS, data.by, [GROUP, "USUBJID", "ASTDT", "AESEQ"])
+
+
 def listing_serious_aes(study: object, sap: object = None, issues: DataIssues | None = None,
                         by: str | None = None) -> pd.DataFrame:
     """L16.2.7.1: serious adverse events."""
-    data = as_safety_data(study, sap, issues, by)
-    ae = _ae_frame(data)
-    ser = ae.loc[ae.get("SERFL", pd.Series("", index=ae.index)) == "Y"]
-    return _finish(ser, _AE_COLUMNS, data.by, [GROUP, "USUBJID", "ASTDT", "AESEQ"])
+    return _flagged_aes(as_safety_data(study, sap, issues, by), "SERFL")
 
 
 def listing_ae_stop(study: object, sap: object = None, issues: DataIssues | None = None,
                     by: str | None = None) -> pd.DataFrame:
     """L16.2.7.3: AEs leading to a session stopped or sessions discontinued."""
-    data = as_safety_data(study, sap, issues, by)
-    ae = _ae_frame(data)
-    stop = ae.loc[ae.get("STOPFL", pd.Series("", index=ae.index)) == "Y"]
-    return _finish(stop, _AE_COLUMNS, data.by, [GROUP, "USUBJID", "ASTDT", "AESEQ"])
+    return _flagged_aes(as_safety_data(study, sap, issues, by), "STOPFL")
 
 
 def listing_deaths(study: object, sap: object = None, issues: DataIssues | None = None,
