@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from msc_analysis import ard as ard_mod
 from msc_analysis.render.style import save_figure
@@ -17,9 +20,6 @@ from msc_analysis.report import safety_step
 from msc_analysis.report.atomic import atomic_folder
 from msc_analysis.report.html_page import FigureItem
 from msc_analysis.report.manifest import build_manifest, write_manifest
-
-#: Columns written for datetimes and dates in derived datasets.
-DATE_FORMAT = "%Y-%m-%d"
 
 
 def stem(kind: str, number: str) -> str:
@@ -75,15 +75,45 @@ def derived_datasets(results: Any) -> dict[str, pd.DataFrame]:
     return found
 
 
-def write_dataset(frame: pd.DataFrame, path: Path) -> None:
-    """Write a derived dataset as CSV: ISO dates, full-precision floats, no index."""
+def write_dataset(frame: pd.DataFrame, path: Path, *, chunk_rows: int = 200_000) -> None:
+    """Write a derived dataset as CSV: ISO dates, shortest round-trip floats, no index.
+
+    Written with pyarrow's CSV writer (pandas' writer formats every value in Python: over a
+    minute for the 10,000-subject report's 550 MB of datasets), in chunks of ``chunk_rows`` rows
+    so that memory stays bounded. Text values are quoted, numbers are not; a missing value is an
+    empty field. Floats are written with the fewest digits that read back to the same double
+    (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes as
+    ``YYYY-MM-DDTHH:MM`` (a column whose values all fall at midnight is written as dates).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = frame.drop(columns=[c for c in ("_file", "_row") if c in frame.columns])
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            times = out[col].dropna()
-            has_time = bool((times != times.dt.normalize()).any())
-            fmt = "%Y-%m-%dT%H:%M" if has_time else DATE_FORMAT
-            out[col] = out[col].dt.strftime(fmt).fillna("")
-    out.to_csv(path, index=False, float_format="%.15g", lineterminator="\n")
+    columns = {name: _arrow_column(frame[name]) for name in frame.columns}
+    table = pa.table(columns) if columns else pa.table({})
+    with pacsv.CSVWriter(str(path), table.schema) as writer:
+        for start in range(0, max(table.num_rows, 1), chunk_rows):
+            writer.write_table(table.slice(start, chunk_rows))
+
+
+def _arrow_column(values: pd.Series) -> pa.Array:
+    """One dataset column as an Arrow array of what the CSV shows (missing values as nulls)."""
+    missing = values.isna().to_numpy(dtype=bool)
+    mask = missing if missing.any() else None
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.to_numpy(dtype="datetime64[m]")
+        known = stamps[~missing]
+        has_time = bool((known != known.astype("datetime64[D]")).any())
+        text = np.datetime_as_string(stamps, unit="m" if has_time else "D")
+        return pa.array(text, type=pa.string(), mask=mask)
+    if pd.api.types.is_bool_dtype(values):
+        text = np.where(values.to_numpy(dtype=bool, na_value=False), "True", "False")
+        return pa.array(text, type=pa.string(), mask=mask)
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan) if mask is not None \
+            else values.to_numpy()
+        return pa.array(numbers, mask=mask)
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed object column: each value as text
+        text = [None if gone else str(v) for v, gone in zip(values.to_numpy(object), missing,
+                                                             strict=True)]
+        return pa.array(text, type=pa.string())
