@@ -165,22 +165,29 @@ def _f14_3_3(results: Any, max_subjects: int) -> Figure:
     lab = study.adlb[study.adlb["PARAMCD"].isin(["ALT", "TBIL"])]
     with_base = derive_baseline(lab, first_session_start(study.adsl, study.adex))
     post = with_base[(with_base["PREFL"] != "Y") & with_base["AVAL"].notna()]
-    records = []
-    for usubjid, part in post.groupby("USUBJID"):
-        row = {"USUBJID": usubjid}
-        for code in ("ALT", "TBIL"):
-            values = part[part["PARAMCD"] == code]
-            if values.empty:
-                row[f"{code}_ULN"] = row[f"{code}_BASE"] = np.nan
-                continue
-            peak = values.loc[values["AVAL"].idxmax()]
-            uln = peak["ANRHI"] if pd.notna(peak.get("ANRHI")) else sap.parameters[code].uln
-            row[f"{code}_ULN"] = peak["AVAL"] / uln
-            row[f"{code}_BASE"] = peak["AVAL"] / peak["BASE"] if peak["BASE"] else np.nan
-        records.append(row)
+    records = _peak_multiples(post, {code: sap.parameters[code].uln for code in ("ALT", "TBIL")})
     # every subject is shown: a safety signal must not fall outside a display cap
-    return fg.hepatic_safety(pd.DataFrame(records, columns=cols),
-                             label_points=len(records) <= max_subjects)
+    return fg.hepatic_safety(records[cols], label_points=len(records) <= max_subjects)
+
+
+def _peak_multiples(post: pd.DataFrame, default_uln: dict[str, float]) -> pd.DataFrame:
+    """Each subject's peak post-baseline value of each parameter, in ULN and baseline multiples.
+
+    The peak is the first record with the subject's highest ``AVAL`` of that parameter; its ULN
+    is the record's ``ANRHI``, else ``default_uln`` (the SAP's); a zero baseline gives no
+    baseline multiple. One row per subject (sorted), ``<code>_ULN`` and ``<code>_BASE`` columns.
+    """
+    subjects = pd.Index(sorted(post["USUBJID"].unique()), name="USUBJID")
+    wide = pd.DataFrame(index=subjects)
+    for code, uln_default in default_uln.items():
+        values = post[post["PARAMCD"] == code]
+        peaks = values.loc[values.groupby("USUBJID", sort=True)["AVAL"].idxmax()]
+        peaks = peaks.set_index("USUBJID")
+        uln = peaks["ANRHI"].fillna(uln_default) if "ANRHI" in peaks else uln_default
+        base = peaks["BASE"].where(peaks["BASE"] != 0)
+        wide[f"{code}_ULN"] = (peaks["AVAL"] / uln).reindex(subjects)
+        wide[f"{code}_BASE"] = (peaks["AVAL"] / base).reindex(subjects)
+    return wide.reset_index()
 
 
 def _f14_3_4(results: Any, max_subjects: int) -> Figure:
