@@ -2,7 +2,9 @@
 
 Every public figure function is wrapped in :func:`styled`, so its artists are created under the
 house style (:func:`msc_analysis.render.style.figure_style`) and the figure is laid out once
-inside it (tick labels then keep the style when the caller saves outside the style context).
+inside it (tick labels then keep the style when the caller saves outside the style context); that
+layout is then kept (the layout engine is switched off), so saving in several formats does not
+lay the figure out again.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def styled(func: Callable[P, Figure]) -> Callable[P, Figure]:
         with figure_style():
             fig = func(*args, **kwargs)
             fig.draw_without_rendering()
+        # Keep the layout just computed: without this, every save (PNG, then SVG) would run the
+        # constrained-layout solver again, a third of the time of saving a figure.
+        fig.set_layout_engine("none")
         return fig
 
     return wrapper
