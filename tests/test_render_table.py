@@ -203,3 +203,26 @@ def test_header_with_n() -> None:
 def test_cell_default_trace_is_empty_ard() -> None:
     c = Cell("x")
     assert list(c.trace.columns) == list(ARD_COLUMNS) and len(c.trace) == 0
+
+
+def test_builder_traces_cells_of_two_ards_in_row_then_column_order() -> None:
+    # Cells read from two different ARD frames, interleaved: the table's data keeps the order
+    # in which the numbers appear (row by row, then column by column), whichever ARD each is in.
+    lab, soc = lab_ard(), soc_pt_ard()
+    b = TableBuilder("1", "T", "Set", [Column("a", "A"), Column("b", "B")])
+    b.add_row("r1", {
+        "a": cell_from_ard(soc, "SAF-AESOCPT", "n", {"AESOC": "Infections and infestations"},
+                           str, exact_groups=True),
+        "b": cell_from_ard(lab, "SAF-LBSUM", ["mean", "sd"],
+                           {"PARAMCD": "TBIL", "AVISIT": "Baseline"}, lambda m, s: f"{m} {s}"),
+    })
+    b.add_row("r2", {
+        "a": cell_from_ard(lab, "SAF-LBSUM", "n", {"PARAMCD": "TBIL", "AVISIT": "Day 7"}, str),
+        "b": cell_from_ard(soc, "SAF-AESOCPT", "N", {}, str),
+    })
+    data = b.build().data
+    assert data["analysis_id"].tolist() == ["SAF-AESOCPT", "SAF-LBSUM", "SAF-LBSUM",
+                                            "SAF-LBSUM", "SAF-AESOCPT"]
+    assert data["stat"].tolist() == [3.0, 123.456, 45.6789, 9.0, 10.0]
+    assert data["column"].tolist() == ["a", "b", "b", "a", "b"]
+    assert data["row"].tolist() == [0, 0, 0, 1, 1]

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from msc_analysis.ard import ARD_COLUMNS, index_for, to_frame
+from msc_analysis.ard import index_for
 from msc_analysis.render.formatting import (
     fmt_ci,
     fmt_mean_sd,
@@ -58,10 +58,6 @@ __all__ = [
 ]
 
 BASELINE = "Baseline"
-
-#: The (empty) trace of a cell no ARD row stands behind; shared, never modified.
-_NO_ROWS = to_frame([])
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,17 +142,14 @@ def _cell(ard: pd.DataFrame, analysis_id: str, stats: Sequence[str],
         if allow_missing and not any(index.has(analysis_id, s, variable=variable,
                                                variable_level=level, levels=filters)
                                      for s in stats):
-            return Cell(missing, _NO_ROWS)
+            return Cell(missing)
         return cell_from_ard(ard, analysis_id, list(stats), filters, fmt, variable=variable,
                              variable_level=level)  # raises the ARD's error
     text = fmt(*index.values(found))
     if not isinstance(text, str):
         raise TypeError(f"formatter for {analysis_id}/{list(stats)} returned "
                         f"{type(text).__name__}")
-    trace = ard.iloc[found]
-    if tuple(trace.columns) != ARD_COLUMNS:
-        trace = trace[list(ARD_COLUMNS)]
-    return Cell(text, trace)
+    return Cell(text, ard, tuple(int(i) for i in found))
 
 
 def _params(ard: pd.DataFrame, analysis_id: str, sap: Any) -> list[str]:

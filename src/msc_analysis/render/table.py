@@ -259,10 +259,22 @@ def _display(value: object) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Cell:
-    """A display string with the ARD rows (``ARD_COLUMNS``) its numbers come from."""
+    """A display string with the ARD rows its numbers come from.
+
+    The rows are kept as positions into ``source`` (the ARD) and read only when needed: by
+    :attr:`trace`, or once per table by :meth:`TableBuilder.build`.
+    """
 
     text: str
-    trace: pd.DataFrame = field(default_factory=lambda: ard_mod.to_frame([]))
+    source: pd.DataFrame | None = None
+    positions: tuple[int, ...] = ()
+
+    @property
+    def trace(self) -> pd.DataFrame:
+        """The ARD rows (``ARD_COLUMNS``) behind the text, in statistic order."""
+        if self.source is None or not self.positions:
+            return ard_mod.to_frame([])
+        return self.source.iloc[list(self.positions)][list(ARD_COLUMNS)]
 
 
 def _match_one(
@@ -273,8 +285,8 @@ def _match_one(
     variable: str | None,
     variable_level: object | None,
     exact_groups: bool = False,
-) -> pd.DataFrame:
-    """The ARD rows matching the filters, with the same rule as :func:`ard.lookup`.
+) -> list[int]:
+    """Positions of the ARD rows matching the filters, with the rule of :func:`ard.lookup`.
 
     With ``exact_groups`` a row must also have no by-variable beyond those in ``filters``.
     """
@@ -282,7 +294,7 @@ def _match_one(
         analysis_id, stat_name, variable=variable,
         variable_level=None if variable_level is None else str(variable_level),
         levels=filters, exact_groups=exact_groups)
-    return ard.iloc[found][list(ARD_COLUMNS)]
+    return [int(i) for i in found]
 
 
 def cell_from_ard(
@@ -342,27 +354,45 @@ def cell_from_ard(
     ]
     if allow_missing and all(len(m) == 0 for m in matches):
         return Cell(missing_text)
+    stats = ard["stat"]
     values = []
     for name, match in zip(names, matches, strict=True):
-        if exact_groups:
-            if len(match) != 1:
-                raise ArdError(
-                    f"expected one ARD row for {analysis_id}/{name} {variable or ''} with exactly "
-                    f"the by-variables {filt}, found {len(match)}"
-                )
-            value = float(match["stat"].iloc[0])
-        else:
-            value = ard_mod.lookup(
-                ard, analysis_id, name, variable=variable,
-                variable_level=None if variable_level is None else str(variable_level),
-                **{k: str(v) for k, v in filt.items()},
+        if len(match) == 1:
+            values.append(float(stats.iat[match[0]]))
+        elif exact_groups:
+            raise ArdError(
+                f"expected one ARD row for {analysis_id}/{name} {variable or ''} with exactly "
+                f"the by-variables {filt}, found {len(match)}"
             )
-        values.append(value)
+        else:  # raises the ARD's own error (the same matching rule)
+            ard_mod.lookup(ard, analysis_id, name, variable=variable,
+                           variable_level=None if variable_level is None else str(variable_level),
+                           **{k: str(v) for k, v in filt.items()})
     text = formatter(*values)
     if not isinstance(text, str):
         raise TypeError(f"formatter for {analysis_id}/{names} returned {type(text).__name__}")
-    trace = matches[0] if len(matches) == 1 else pd.concat(matches, ignore_index=True)
-    return Cell(text, trace)
+    return Cell(text, ard, tuple(i for match in matches for i in match))
+
+
+def _trace_rows(traces: Sequence[tuple[pd.DataFrame, tuple[int, ...]]]) -> pd.DataFrame:
+    """The ARD rows of every cell in order, read with one ``iloc`` per distinct ARD."""
+    sources: dict[int, pd.DataFrame] = {}
+    owner: list[int] = []
+    positions: list[int] = []
+    for source, found in traces:
+        sources.setdefault(id(source), source)
+        owner.extend([id(source)] * len(found))
+        positions.extend(found)
+    if len(sources) == 1:
+        (source,) = sources.values()
+        return source.iloc[positions][list(ARD_COLUMNS)].reset_index(drop=True)
+    owners = pd.Series(owner)
+    parts = []
+    for key, source in sources.items():
+        order = owners.index[owners == key]
+        part = source.iloc[[positions[i] for i in order]][list(ARD_COLUMNS)]
+        parts.append(part.set_axis(order))
+    return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
 class TableBuilder:
@@ -405,7 +435,7 @@ class TableBuilder:
         self.kind = kind
         self._analysis_ids = list(analysis_ids)
         self._rows: list[BodyRow] = []
-        self._traces: list[pd.DataFrame] = []
+        self._traces: list[tuple[pd.DataFrame, tuple[int, ...]]] = []
         self._places: list[tuple[int, str, str, str, str]] = []
         self._keys = {c.key for c in self.columns}
 
@@ -427,10 +457,10 @@ class TableBuilder:
         for key, cell in cells.items():
             if isinstance(cell, Cell):
                 texts[key] = cell.text
-                if len(cell.trace):
-                    self._traces.append(cell.trace)
+                if cell.source is not None and cell.positions:
+                    self._traces.append((cell.source, cell.positions))
                     self._places.extend(
-                        [(row_index, group, label, key, cell.text)] * len(cell.trace))
+                        [(row_index, group, label, key, cell.text)] * len(cell.positions))
             else:
                 texts[key] = cell
         self._rows.append(BodyRow(label, texts, indent=indent, group=group))
@@ -443,7 +473,7 @@ class TableBuilder:
         """The table, with ``data`` = the traces of every cell in row then column order."""
         data = empty_trace()
         if self._traces:
-            rows = pd.concat(self._traces, ignore_index=True)
+            rows = _trace_rows(self._traces)
             places = pd.DataFrame(self._places,
                                   columns=["row", "row_group", "row_label", "column", "cell_text"])
             data = pd.concat([places, rows], axis=1)
