@@ -23,12 +23,14 @@ SAP = load_sap(REPO / "sap" / "sap.toml")
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The report built twice from the same inputs, through the command line."""
+    """The report built twice from the same inputs, through the command line: the first with
+    the figures drawn in a forked child where possible (the default), the second all in this
+    process (``--serial``), so that identical outputs also show the two ways agree."""
     base = tmp_path_factory.mktemp("reports")
     first, second = base / "first", base / "second"
-    for out in (first, second):
+    for out, extra in ((first, []), (second, ["--serial"])):
         assert main(["-q", "report", "--data", str(DATA), "--out", str(out),
-                     "--sap", str(REPO / "sap" / "sap.toml")]) == 0
+                     "--sap", str(REPO / "sap" / "sap.toml"), *extra]) == 0
     return first, second
 
 

@@ -194,6 +194,7 @@ def build_report(
     cutoff: str | None = None,
     max_subject_figures: int = 60,
     show_progress: bool = True,
+    parallel: bool | None = None,
 ) -> Results:
     """Build the interim report into ``out`` (atomically) and return the results.
 
@@ -211,25 +212,28 @@ def build_report(
         Per-subject figures (spaghetti, swimmer, waterfall) show at most this many subjects.
     show_progress : bool
         Show the steps on standard error.
+    parallel : bool, optional
+        Draw the figures in a second process while the rest is written (default: when that is
+        safe, see :mod:`msc_analysis.report.figure_worker`); False draws them in this process.
     """
     from msc_analysis.report.writing import write_outputs
 
     sap_file = Path(sap_path) if sap_path is not None else find_sap()
     sap = load_sap(sap_file)
-    progress = Progress(total=12, enabled=show_progress)
+    progress = Progress(total=9, enabled=show_progress)
     results = compute(Path(data), sap=sap, cutoff=cutoff, progress=progress)
     progress.step("rendering tables")
     table_list = tables(results)
-    progress.step("drawing figures")
-    figure_specs = figures_step.figures(results, max_subjects=max_subject_figures)
     produced = {("T" if t.kind == "Table" else "L") + t.number: t.title for t in table_list}
-    produced.update({f"F{f.number}": f.title for f in figure_specs})
+    produced.update({t.id: t.title for t in sap.tfls
+                     if t.kind == "figure" and t.id in figures_step.BUILDERS})
     for problem in check_traceability(sap, results.ard, produced):
         results.issues.add(source="traceability", rule="sap-traceability", severity="warning",
                            message=problem)
-    progress.step("writing the report")
-    write_outputs(results, table_list, figure_specs, Path(out), sap_file=sap_file,
-                  page=lambda items: _page(results, table_list, items))
+    progress.step("writing tables, data and figures")
+    write_outputs(results, table_list, Path(out), sap_file=sap_file,
+                  page=lambda items: _page(results, table_list, items),
+                  max_subject_figures=max_subject_figures, parallel=parallel)
     progress.done(f"report written to {Path(out) / 'report.html'}")
     return results
 

@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="SAP settings file (default: sap/sap.toml here or above)")
     parser.add_argument("--max-subject-figures", type=int, default=60,
                         help="cap on subjects drawn in per-subject figures (default 60)")
+    parser.add_argument("--serial", action="store_true",
+                        help="draw the figures in this process, after the rest (default: in a "
+                             "second process, side by side with writing the tables)")
     parser.set_defaults(func=run)
 
 
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cutoff is not None:
         check_date(args.cutoff)
     build_report(args.data, args.out, sap_path=args.sap, cutoff=args.cutoff,
-                 max_subject_figures=args.max_subject_figures, show_progress=not args.quiet)
+                 max_subject_figures=args.max_subject_figures, show_progress=not args.quiet,
+                 parallel=False if args.serial else None)
     sys.stdout.write(f"Report: {args.out / 'report.html'}\n")
     return 0

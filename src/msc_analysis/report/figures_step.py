@@ -1,13 +1,13 @@
 """The report's figures: inputs built from ARD rows and derived data, drawn in the SAP's order.
 
 Each ``_fNN`` function builds the input frame of one figure of :mod:`msc_analysis.render.figures`
-from the report's results; :func:`figures` draws every figure the SAP's TFL list names.
+from the report's results and draws it; :data:`BUILDERS` maps the SAP's figure ids to them (and
+their alternative text). :mod:`msc_analysis.report.figure_worker` draws and saves them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,17 +17,6 @@ from matplotlib.figure import Figure
 from msc_analysis.analyses.survival import kaplan_meier
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.render import figures as fg
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    """A drawn figure with its SAP number, title, alternative text and footnotes."""
-
-    number: str
-    title: str
-    alt: str
-    footnotes: tuple[str, ...]
-    figure: Figure
 
 
 def _first_biomarker(results: Any) -> str:
@@ -228,15 +217,3 @@ BUILDERS: dict[str, tuple[Callable[[Any, int], Figure], str]] = {
     "F14.3.4": (_f14_3_4, "Kaplan-Meier curve of transplant-free survival with numbers at risk"),
     "F14.3.5": (_f14_3_5, "Posterior probability of an excess DLT-like rate after each subject"),
 }
-
-
-def figures(results: Any, max_subjects: int = 60) -> list[FigureSpec]:
-    """Draw every figure of the SAP's TFL list (the caller saves and closes them)."""
-    specs = []
-    for tfl in results.sap.tfls:
-        if tfl.kind != "figure":
-            continue
-        build, alt = BUILDERS[tfl.id]
-        specs.append(FigureSpec(tfl.number, tfl.title, alt, tfl.footnotes,
-                                build(results, max_subjects)))
-    return specs

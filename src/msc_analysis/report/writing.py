@@ -6,53 +6,52 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from msc_analysis import ard as ard_mod
-from msc_analysis.render.style import save_figure
 from msc_analysis.render.table import DisplayTable
 from msc_analysis.render.writers import write_table
 from msc_analysis.report import safety_step
 from msc_analysis.report.atomic import atomic_folder
+from msc_analysis.report.figure_worker import FigureJob
 from msc_analysis.report.html_page import FigureItem
 from msc_analysis.report.manifest import build_manifest, write_manifest
+from msc_analysis.report.output_names import stem
 
-
-def stem(kind: str, number: str) -> str:
-    """File stem of an output: ``t14_3_1_1``, ``f14_2_1``, ``l16_2_7_1``."""
-    return kind[0].lower() + number.replace(".", "_")
+__all__ = ["derived_datasets", "stem", "write_dataset", "write_outputs"]
 
 
 def write_outputs(
     results: Any,
     table_list: Sequence[DisplayTable],
-    figure_specs: Sequence[Any],
     out: Path,
     *,
     sap_file: Path,
     page: Callable[[Sequence[FigureItem]], str],
+    max_subject_figures: int = 60,
+    parallel: bool | None = None,
 ) -> None:
     """Write tables, figures, ARD, derived datasets, data issues, report page and manifest.
 
-    Everything is written into a temporary folder first and moved to ``out`` at the end.
+    Everything is written into a temporary folder first and moved to ``out`` at the end. The
+    figures are drawn by a :class:`~msc_analysis.report.figure_worker.FigureJob`: in a second
+    process while this one writes the rest, where that is safe (``parallel`` None or True),
+    else here after the rest.
     """
     with atomic_folder(out) as build:
-        for table in table_list:
-            write_table(table, build / "tables", stem(table.kind, table.number))
-        items = []
-        for spec in figure_specs:
-            paths = save_figure(spec.figure, build / "figures" / stem("figure", spec.number))
-            plt.close(spec.figure)
-            items.append(FigureItem(spec.number, spec.title, paths["png"].read_bytes(),
-                                    spec.alt, tuple(spec.footnotes)))
-        ard_mod.write(results.ard, build / "ard.csv")
-        results.issues.write(build / "data_issues.csv")
-        for name, frame in derived_datasets(results).items():
-            write_dataset(frame, build / "datasets" / f"{name}.csv")
+        with FigureJob(results, build / "figures", max_subject_figures, parallel) as job:
+            for table in table_list:
+                write_table(table, build / "tables", stem(table.kind, table.number))
+            ard_mod.write(results.ard, build / "ard.csv")
+            results.issues.write(build / "data_issues.csv")
+            for name, frame in derived_datasets(results).items():
+                write_dataset(frame, build / "datasets" / f"{name}.csv")
+            saved = job.result()
+        items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
+                 for f in saved]
         (build / "report.html").write_text(page(items), encoding="utf-8")
         outputs = sorted(str(p.relative_to(build)) for p in build.rglob("*") if p.is_file())
         manifest = build_manifest(

@@ -1,0 +1,185 @@
+"""Drawing and saving the report's figures, in a second process when that is safe.
+
+Drawing the nine figures and saving each as a 300-dpi PNG and an SVG takes about as long as
+writing every table, the ARD and the derived datasets. On a machine with two cores the two can
+run side by side: :class:`FigureJob` forks a child process that draws and saves the figures into
+the report's build folder while the parent writes the rest, then the parent collects the list of
+saved figures. The files are the same bytes either way (the figures are drawn from the same
+results, with the same deterministic writer).
+
+The child is forked (it inherits the results in memory; nothing is pickled but the small list
+of saved figures), so it is used only where forking is safe: on a platform with ``fork`` and in
+a process that runs a single thread. A Jupyter kernel runs several threads, which a fork would
+copy in an unknown state, so in a notebook (or with ``parallel=False``) the figures are drawn
+in the calling process, after the rest.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import multiprocessing
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from msc_analysis.errors import MscError
+from msc_analysis.render.style import save_figure
+from msc_analysis.report import figures_step
+from msc_analysis.report.output_names import stem
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FigureJob", "SavedFigure", "can_fork", "draw_and_save"]
+
+
+@dataclass(frozen=True)
+class SavedFigure:
+    """A figure written to disk: SAP number and title, alternative text, footnotes, PNG path."""
+
+    number: str
+    title: str
+    alt: str
+    footnotes: tuple[str, ...]
+    png: Path
+
+
+def draw_and_save(results: Any, folder: Path, max_subjects: int) -> list[SavedFigure]:
+    """Draw each figure of the SAP's TFL list, save it as PNG and SVG in ``folder``, close it.
+
+    One figure is open at a time, so memory does not grow with the number of figures.
+    """
+    saved = []
+    for tfl in results.sap.tfls:
+        if tfl.kind != "figure":
+            continue
+        build, alt = figures_step.BUILDERS[tfl.id]
+        fig = build(results, max_subjects)
+        try:
+            paths = save_figure(fig, folder / stem("figure", tfl.number))
+        finally:
+            plt.close(fig)
+        saved.append(SavedFigure(tfl.number, tfl.title, alt, tuple(tfl.footnotes), paths["png"]))
+    return saved
+
+
+def can_fork() -> bool:
+    """Whether a child may be forked safely: ``fork`` exists and only one thread is running."""
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def _child(conn: Connection, work: Callable[[], list[SavedFigure]]) -> None:
+    """Body of the forked child: run ``work`` and send back its result or its error."""
+    try:
+        conn.send(("ok", work()))
+    except BaseException as exc:  # everything goes back to the parent, which reports it
+        conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
+                   traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class FigureJob:
+    """The report's figures, drawn in a forked child when possible, else in this process.
+
+    Parameters
+    ----------
+    results : Results
+        The report's results (:func:`msc_analysis.report.build.compute`).
+    folder : Path
+        Where the PNG and SVG files go.
+    max_subjects : int
+        Cap on subjects in per-subject figures.
+    parallel : bool, optional
+        True: fork a child (when :func:`can_fork`); False: draw in this process; None (default):
+        fork when :func:`can_fork`.
+
+    Use it as a context manager, which starts it and, if the block fails, stops the child::
+
+        with FigureJob(results, folder, 60) as job:
+            ...  # other work
+            saved = job.result()
+    """
+
+    def __init__(self, results: Any, folder: Path, max_subjects: int,
+                 parallel: bool | None = None) -> None:
+        self._work = lambda: draw_and_save(results, Path(folder), max_subjects)
+        self._parallel = can_fork() if parallel is None else (parallel and can_fork())
+        self._process: Any = None
+        self._conn: Connection | None = None
+
+    @property
+    def in_child(self) -> bool:
+        """Whether the figures are drawn in a forked child."""
+        return self._parallel
+
+    def start(self) -> FigureJob:
+        """Fork the child (parallel mode); in serial mode nothing happens until :meth:`result`."""
+        if not self._parallel:
+            return self
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_child, args=(send, self._work),
+                                        name="msc-analysis figures", daemon=True)
+        # Objects alive now are never collected by the child's garbage collector, so it does
+        # not write to (and copy) the parent's memory pages while it runs.
+        gc.freeze()
+        try:
+            self._process.start()
+        finally:
+            gc.unfreeze()
+        send.close()
+        self._conn = receive
+        log.debug("figures drawn in child process %s", self._process.pid)
+        return self
+
+    def __enter__(self) -> FigureJob:
+        return self.start()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the child if it is still running (after a failure elsewhere in the build)."""
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
+        if self._conn is not None:
+            self._conn.close()
+
+    def result(self) -> list[SavedFigure]:
+        """The saved figures, once all are written (draws them now in serial mode).
+
+        Raises
+        ------
+        MscError
+            When the child failed: its error message (an MscError of the child is re-raised
+            as such; any other error is reported with the child's traceback in the log).
+        """
+        if not self._parallel:
+            return self._work()
+        assert self._conn is not None and self._process is not None
+        try:
+            message = self._conn.recv()
+        except EOFError:
+            message = None
+        finally:
+            self._conn.close()
+            self._process.join()
+        if message is None:
+            raise MscError(f"the figure process ended without a result "
+                           f"(exit code {self._process.exitcode})")
+        if message[0] == "ok":
+            return message[1]
+        _, is_msc, text, trace = message
+        if is_msc:
+            raise MscError(text)
+        log.error("figure process failed:\n%s", trace)
+        raise RuntimeError(f"drawing the figures failed: {text}")

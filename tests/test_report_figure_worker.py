@@ -1,0 +1,110 @@
+"""The report's figure job: drawn in a forked child or in this process, the same files; an error
+in the child reaches the caller; a failure elsewhere in the build stops the child."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from msc_analysis.errors import AnalysisError, MscError
+from msc_analysis.report import figures_step
+from msc_analysis.report.build import Results, compute
+from msc_analysis.report.figure_worker import FigureJob, can_fork
+from msc_analysis.sap import load_sap
+
+REPO = Path(__file__).resolve().parents[1]
+SAP = load_sap(REPO / "sap" / "sap.toml")
+#: The figure these tests draw (a cheap one).
+FIGURE = "F14.3.4"
+
+
+
+@pytest.fixture
+def needs_fork() -> None:
+    """Skip unless a child can be forked now (checked when the test runs: earlier tests, such
+    as the notebook tests, may have left threads running)."""
+    if not can_fork():
+        pytest.skip("fork is not available here, or several threads run")
+
+
+@pytest.fixture(scope="module")
+def results() -> Results:
+    """The 10-subject study's results, with the SAP's list cut to one figure."""
+    full = compute(REPO / "data" / "synthetic", sap=SAP)
+    sap = dataclasses.replace(SAP, tfls=tuple(t for t in SAP.tfls
+                                              if t.kind != "figure" or t.id == FIGURE))
+    return dataclasses.replace(full, sap=sap)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.usefixtures("needs_fork")
+def test_forked_and_serial_jobs_write_the_same_files(results: Results, tmp_path: Path) -> None:
+    with FigureJob(results, tmp_path / "serial", 60, parallel=False) as job:
+        assert not job.in_child
+        serial = job.result()
+    with FigureJob(results, tmp_path / "forked", 60, parallel=True) as job:
+        assert job.in_child
+        forked = job.result()
+    assert [(f.number, f.title, f.alt, f.footnotes) for f in serial] == \
+        [(f.number, f.title, f.alt, f.footnotes) for f in forked]
+    assert [f.number for f in serial] == ["14.3.4"]
+    assert _files(tmp_path / "serial") == _files(tmp_path / "forked")
+    assert sorted(_files(tmp_path / "forked")) == ["f14_3_4.png", "f14_3_4.svg"]
+
+
+def _failing(exc: BaseException) -> Any:
+    def build(results: Any, max_subjects: int) -> Any:
+        raise exc
+    return build
+
+
+@pytest.mark.usefixtures("needs_fork")
+def test_an_error_in_the_child_reaches_the_caller(results: Results, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    alt = figures_step.BUILDERS[FIGURE][1]
+    monkeypatch.setitem(figures_step.BUILDERS, FIGURE,
+                        (_failing(AnalysisError("no survival data for F14.3.4")), alt))
+    with FigureJob(results, tmp_path, 60, parallel=True) as job:
+        with pytest.raises(MscError, match=r"no survival data for F14\.3\.4"):
+            job.result()
+    monkeypatch.setitem(figures_step.BUILDERS, FIGURE, (_failing(ValueError("bad axis")), alt))
+    with FigureJob(results, tmp_path, 60, parallel=True) as job:
+        with pytest.raises(RuntimeError, match="drawing the figures failed: bad axis"):
+            job.result()
+
+
+@pytest.mark.usefixtures("needs_fork")
+def test_a_failure_elsewhere_stops_the_child(results: Results, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(results: Any, max_subjects: int) -> Any:
+        time.sleep(60)
+
+    monkeypatch.setitem(figures_step.BUILDERS, FIGURE, (slow, "slow"))
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="tables failed"):
+        with FigureJob(results, tmp_path, 60, parallel=True) as job:
+            raise RuntimeError("tables failed")
+    assert time.perf_counter() - start < 10
+    assert job._process is not None and not job._process.is_alive()
+
+
+def test_no_fork_while_other_threads_run(results: Results, tmp_path: Path) -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not can_fork()
+        with FigureJob(results, tmp_path, 60, parallel=True) as job:
+            assert not job.in_child  # asked for, but unsafe: drawn here
+            assert [f.number for f in job.result()] == ["14.3.4"]
+    finally:
+        release.set()
+        other.join()
