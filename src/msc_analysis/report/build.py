@@ -220,7 +220,7 @@ def build_report(
 
     sap_file = Path(sap_path) if sap_path is not None else find_sap()
     sap = load_sap(sap_file)
-    progress = Progress(total=9, enabled=show_progress)
+    progress = Progress(total=8, enabled=show_progress)
     results = compute(Path(data), sap=sap, cutoff=cutoff, progress=progress)
     progress.step("rendering tables")
     table_list = tables(results)
