@@ -49,3 +49,25 @@ def test_manifest_hashes_inputs_and_names_no_paths(tmp_path) -> None:
     text = path.read_text()
     assert str(tmp_path) not in text
     assert json.loads(text)["data_cutoff"] == "2024-06-01"
+
+
+def test_folders_of_killed_builds_are_removed_by_the_next_build(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    # A process that has ended: its id is free (ids are not reused this quickly on Linux).
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    dead_pid = int(ended.stdout)
+    abandoned = tmp_path / f".report.building-{dead_pid}-abc123"
+    abandoned.mkdir()
+    (abandoned / "half.txt").write_text("half")
+    running = tmp_path / f".report.building-{os.getpid()}-def456"  # a build in progress
+    running.mkdir()
+    other = tmp_path / f".other.building-{dead_pid}-x"  # another target's: not ours to remove
+    other.mkdir()
+    with atomic_folder(tmp_path / "report") as build:
+        (build / "new.txt").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["report", running.name, other.name])
