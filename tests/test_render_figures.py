@@ -292,9 +292,9 @@ def _swimmer_inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         "STATUS": ["DIED", "COMPLETED", "ONGOING", "TRANSPLANTED"],
     })
     sessions = pd.DataFrame({"USUBJID": ["S-001"] * 3 + ["S-002"] * 3,
-                             "DAY": [1, 3, 5, 1, 3, 5]})
+                             "DAY": [0, 2, 4, 0, 2, 4]})
     aes = pd.DataFrame({"USUBJID": ["S-001", "S-001", "S-002", "S-004"],
-                        "DAY": [2, 19, 10, 30], "GRADE": [1, 5, 3, np.nan]})
+                        "DAY": [1, 19, -3, 30], "GRADE": [1, 5, 3, np.nan]})
     return subjects, sessions, aes
 
 
@@ -303,8 +303,14 @@ def test_swimmer_bars_markers_and_cutoff() -> None:
     fig = fg.swimmer(subjects, sessions, aes, cutoff="2025-01-31")
     ax = fig.axes[0]
     bars = {b.get_gid(): b.get_width() for b in ax.patches}
-    # S-003 ongoing: cut-off 2025-01-31 - first session 2025-01-01 = 30 days -> Day 31
-    assert bars == {"bar-S-001": 20.0, "bar-S-002": 90.0, "bar-S-003": 31.0, "bar-S-004": 45.0}
+    # S-003 ongoing: cut-off 2025-01-31 - first session 2025-01-01 = 30 days (day 0 = first
+    # session, the time axis of F14.3.4 too)
+    assert bars == {"bar-S-001": 20.0, "bar-S-002": 90.0, "bar-S-003": 30.0, "bar-S-004": 45.0}
+    # the axis starts left of the earliest marker (an AE 3 days before the first session), so
+    # no marker is cut; it ends right of the longest bar (90)
+    low, high = ax.get_xlim()
+    assert low < -3 and high > 90
+    assert ax.get_xlabel() == "Days since the first session"
     assert [t.get_text() for t in ax.get_yticklabels()] == ["002", "004", "003", "001"]
     sess = next(ln for ln in ax.lines if ln.get_gid() == "sessions")
     assert len(sess.get_xdata()) == 6

@@ -183,7 +183,7 @@ def _end_days(subjects: pd.DataFrame, cutoff: dt.date | str | pd.Timestamp | Non
     missing = ~np.isfinite(end)
     if missing.any() and cutoff is not None and "TRTSDT" in subjects.columns:
         start = pd.to_datetime(subjects["TRTSDT"], errors="coerce")
-        days = (pd.Timestamp(cutoff) - start).dt.days.to_numpy(float) + 1
+        days = (pd.Timestamp(cutoff) - start).dt.days.to_numpy(float)
         ongoing = subjects["STATUS"].astype(str).str.upper().eq("ONGOING").to_numpy()
         end = np.where(missing & ongoing, days, end)
     bad = ~np.isfinite(end)
@@ -204,7 +204,7 @@ def swimmer(
     order: str = "duration",
     figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """F14.3.2: each subject's course from the first session (Day 1).
+    """F14.3.2: each subject's course, in days since the first session (day 0).
 
     One horizontal bar per subject from day 0 to ``ENDDY`` (``gid = "bar-<USUBJID>"``); at its
     end a marker for the status (:data:`STATUS_STYLES`: death, transplant, an arrow for
@@ -215,14 +215,15 @@ def swimmer(
     Parameters
     ----------
     subjects : DataFrame
-        ``USUBJID``, ``ENDDY`` (study day of last contact, death, transplant or cut-off; Day 1 =
-        first session), ``STATUS`` (DIED, TRANSPLANTED, ONGOING, COMPLETED, DISCONTINUED);
-        optional ``TRTSDT`` (first-session date) to compute ``ENDDY`` of ONGOING subjects
-        from ``cutoff`` when it is missing.
+        ``USUBJID``, ``ENDDY`` (days from the first session to last contact, death, transplant
+        or cut-off; as in F14.3.4's time axis), ``STATUS`` (DIED, TRANSPLANTED, ONGOING,
+        COMPLETED, DISCONTINUED); optional ``TRTSDT`` (first-session date) to compute
+        ``ENDDY`` of ONGOING subjects from ``cutoff`` when it is missing.
     sessions : DataFrame, optional
-        ``USUBJID``, ``DAY`` (study day of each session).
+        ``USUBJID``, ``DAY`` (days since the first session: 0 for the first).
     aes : DataFrame, optional
-        ``USUBJID``, ``DAY`` (onset study day), ``GRADE`` (1-5, missing allowed).
+        ``USUBJID``, ``DAY`` (onset, days since the first session), ``GRADE`` (1-5, missing
+        allowed).
     cutoff : date, optional
         Data cut-off date (named in the legend; fills ``ENDDY`` of ONGOING subjects).
     order : {"duration", "subject"}
@@ -263,6 +264,7 @@ def swimmer(
         bar.set_gid(f"bar-{usubjid}")
     handles: list = [Patch(color=_BAR_COLOUR, label="Follow-up")]
     x_max = float(frame["END"].max())
+    shown_days: list[np.ndarray] = []
 
     if sessions is not None and len(sessions):
         s = sessions.assign(_id=sessions["USUBJID"].astype(str), _d=as_float(sessions["DAY"]))
@@ -273,6 +275,7 @@ def swimmer(
             handles.append(Line2D([], [], ls="none", marker="v", ms=5,
                                   color=OKABE_ITO["black"], label="Session"))
             x_max = max(x_max, float(np.nanmax(s["_d"])))
+            shown_days.append(s["_d"].to_numpy(float))
 
     if aes is not None and len(aes):
         a = aes.assign(_id=aes["USUBJID"].astype(str), _d=as_float(aes["DAY"]),
@@ -297,6 +300,7 @@ def swimmer(
                                   color=GREY, label="AE, grade missing"))
         if len(a):
             x_max = max(x_max, float(np.nanmax(a["_d"])))
+            shown_days.append(a["_d"].to_numpy(float))
 
     for code, (text, marker, colour) in STATUS_STYLES.items():
         sub = frame.loc[frame["STATUS"] == code]
@@ -311,8 +315,10 @@ def swimmer(
                               mew=2.5 if marker == "|" else 1.0, color=colour, label=text))
     ax.set_yticks(frame["Y"], [short_id(u) for u in frame["USUBJID"]])
     ax.set_ylim(-0.7, k - 0.2)
-    ax.set_xlim(0, x_max * 1.05 + 1)
-    ax.set_xlabel("Study day (Day 1 = first session)")
+    # room left of day 0 (and of any event before it), so that markers there are not cut
+    x_min = min(0.0, *(float(np.nanmin(d)) for d in shown_days if len(d)))
+    ax.set_xlim(x_min - (0.02 * x_max + 1), x_max * 1.05 + 1)
+    ax.set_xlabel("Days since the first session")
     ax.set_ylabel("Subject")
     finish_axes(ax)
     fig.legend(handles=handles, loc="outside right upper", frameon=False)
