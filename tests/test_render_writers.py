@@ -239,8 +239,9 @@ def test_write_rtf_content(tmp_path: Path) -> None:
     assert code.count("{") - code.count("\\{") == code.count("}") - code.count("\\}")
     # page number fields, in the page header
     header = re.search(r"\{\\header(.*?)\\par\}\n", code, re.S)
-    assert header and "{\\field{\\*\\fldinst PAGE }}" in header[1]
-    assert "{\\field{\\*\\fldinst NUMPAGES }}" in header[1]
+    # (the instruction in a group of its own: else LibreOffice sets the number in Times 12 pt)
+    assert header and "{\\field{\\*\\fldinst { PAGE }}}" in header[1]
+    assert "{\\field{\\*\\fldinst { NUMPAGES }}}" in header[1]
     # landscape US letter (11 x 8.5 in = 15840 x 12240 twips), document and section level
     assert "\\landscape" in code and "\\paperw15840\\paperh12240" in code
     assert "\\lndscpsxn\\pgwsxn15840\\pghsxn12240" in code
@@ -328,15 +329,27 @@ def test_write_rtf_a4_and_pagination(tmp_path: Path) -> None:
     t = b.build()
     code = write_rtf(t, tmp_path / "l.rtf", paper="a4", rows_per_page=20).read_text("ascii")
     assert "\\paperw16834\\paperh11909" in code  # 11.69 x 8.27 in, in twips
-    assert code.count("\\page") == 2  # 60 rows, 20 a page: 3 pages
+    # 60 rows, 20 a page: 3 pages, each after the first opened by a "page break before"
+    # paragraph of its own (a \page character there gives LibreOffice a blank page)
+    assert code.count("\\page") == code.count("{\\pard\\plain\\pagebb\\fs2\\par}\n") == 2
     # the column header row starts every page
     assert code.count("{\\f0 Grade}") == 3
     pages = code.split("\\page")
     assert all(len(re.findall(r"\{\\f0 Subject \d{3}\}", p)) == 20 for p in pages)
     assert "Subject 059" in pages[2] and "Subject 040" in pages[2]
-    # without rows_per_page the word processor paginates: no page breaks, one header row
-    auto = write_rtf(t, tmp_path / "a.rtf").read_text("ascii")
-    assert "\\page" not in auto and auto.count("\\trhdr") == 1
+    # rows_per_page=0: the word processor paginates: no page breaks, one header row
+    whole = write_rtf(t, tmp_path / "w.rtf", paper="a4", rows_per_page=0).read_text("ascii")
+    assert "\\page" not in whole and whole.count("\\trhdr") == 1
+    # default: the writer paginates (tests/test_render_rtf_pages.py). A4 landscape is 11909 twips
+    # = 595.45 pt high; less the bottom margin (54 pt) and the top one (90 pt): 451.45 pt; less
+    # the header row (one line of 1.2 * 9 = 10.8 pt, 1.5 pt cell spacing, two 0.75 pt rules:
+    # 13.8) and the 1.2 pt page-break paragraph: 436.45 pt for rows of 10.8 + 1.5 = 12.3 pt,
+    # so 35 rows (430.5 pt; 36 would take 442.8): 60 rows take 2 pages, each opened by the
+    # header row
+    auto = write_rtf(t, tmp_path / "a.rtf", paper="a4").read_text("ascii")
+    assert auto.count("\\pagebb") == 1 and auto.count("\\trhdr") == 2
+    assert [len(re.findall(r"\{\\f0 Subject \d{3}\}", p)) for p in auto.split("\\pagebb")] == [
+        35, 25]
     with pytest.raises(ValueError, match="paper"):
         write_rtf(t, tmp_path / "x.rtf", paper="legal")
 
@@ -357,7 +370,10 @@ def test_write_rtf_is_fast_on_a_long_listing(tmp_path: Path) -> None:
     start = time.perf_counter()
     write_rtf(t, tmp_path / "long.rtf")
     assert time.perf_counter() - start < 5.0
-    assert len(_rows((tmp_path / "long.rtf").read_text("ascii"))) == 10_001
+    code = (tmp_path / "long.rtf").read_text("ascii")
+    pages = code.count("\\pagebb") + 1
+    assert pages > 200  # about 36 rows a page
+    assert len(_rows(code)) == 10_000 + pages  # body rows, and a header row on each page
 
 
 # ---------------------------------------------------------------------------------- all formats

@@ -8,9 +8,15 @@ fonts and page layout.
 - HTML (:func:`to_html`, :func:`write_html`): an accessible ``<table>`` (caption, ``scope`` on
   header cells, one ``<tbody>`` per row group, footnotes in ``<tfoot>``), all text escaped.
 - RTF (:func:`write_rtf`), written directly: a page header with "Page x of y" (RTF ``PAGE`` /
-  ``NUMPAGES`` fields), title and population, column headers with N as a repeating header row
-  (``\\trhdr``), body rows that each carry their own bold/indentation, footnotes, source line;
-  landscape US letter or A4, Courier New.
+  ``NUMPAGES`` fields), title and population, column headers with N, body rows that each carry
+  their own bold/indentation, footnotes, source line; landscape US letter or A4, Courier New.
+  The writer breaks the pages itself and starts each page with the column-header row: Word
+  repeats a header row marked ``\\trhdr`` on every page, but LibreOffice ignores ``\\trhdr``
+  when it imports RTF, so a table it paginates shows its column headers on page 1 only. The
+  page breaks come from an estimate of each row's height (:func:`rtf_layout`: Courier New is
+  monospaced, so a cell's wrapping follows from its width), generous enough that the word
+  processor never breaks a page before the writer does; the header rows keep ``\\trhdr``, so
+  Word would still repeat them if it did.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -25,10 +32,17 @@ import pandas as pd
 from msc_analysis.render.table import DisplayTable
 
 __all__ = [
+    "CHAR_WIDTH_EM",
+    "LINE_HEIGHT_EM",
     "TABLE_CSS",
+    "RtfLayout",
+    "chars_per_line",
+    "line_height",
     "neutralise_csv_text",
     "rtf_escape",
+    "rtf_layout",
     "to_html",
+    "wrapped_lines",
     "write_csv",
     "write_html",
     "write_rtf",
@@ -227,17 +241,61 @@ def write_html(table: DisplayTable, path: str | Path, *, page_title: str | None 
 
 #: Page sizes (width, height) in inches, landscape.
 PAPER_LANDSCAPE: dict[str, tuple[float, float]] = {"letter": (11.0, 8.5), "a4": (11.69, 8.27)}
-#: Twips (1/1440 inch) per inch.
+#: Twips (1/1440 inch) per inch; 20 twips per point.
 _TWIPS = 1440
+_TWIPS_PT = 20
 #: Page margins in twips: left/right 1 in, top 1.25 in (room for the header), bottom 0.75 in;
 #: the header starts 0.5 in from the top edge.
 _MARGIN_SIDE, _MARGIN_TOP, _MARGIN_BOTTOM, _HEADER_Y = 1440, 1800, 1080, 720
 #: Indentation per level of a row label, in twips.
 _INDENT_TWIPS = 240
-_PAGE_FIELD = "Page {\\field{\\*\\fldinst PAGE }} of {\\field{\\*\\fldinst NUMPAGES }}"
+#: "Page x of y". The field instructions sit in their own group: without it LibreOffice 7.4
+#: sets the field results in its default font (Liberation Serif 12 pt), which also makes the
+#: line taller than the paragraph's font says.
+_PAGE_FIELD = "Page {\\field{\\*\\fldinst { PAGE }}} of {\\field{\\*\\fldinst { NUMPAGES }}}"
+#: The widest "Page x of y" text allowed for in the height of the page header.
+_PAGE_TEXT = "Page 9999 of 9999"
 _ALIGN_CODE = {"left": "ql", "center": "qc", "right": "qr"}
 #: A thin single border (0.75 pt) on one side of a cell.
 _BORDER = "\\clbrdr{side}\\brdrs\\brdrw15"
+#: Half the space between the texts of two cells, each side of a cell (``\\trgaph``), twips.
+_CELL_GAP = 108
+#: The paragraph that starts each page after the first: 1 pt high, "page break before".
+#: (A ``\\page`` character in a paragraph between two tables makes LibreOffice 7.4 break twice,
+#: leaving a blank page; ``\\pagebb`` on a paragraph of its own breaks once in both Word and
+#: LibreOffice, and the paragraph keeps the pages' tables apart, so Word does not see one long
+#: table whose ``\\trhdr`` row it would repeat above ours.)
+_PAGE_BREAK = "{\\pard\\plain\\pagebb\\fs2\\par}\n"
+
+# Page layout estimate (see :func:`rtf_layout`); lengths in points.
+#: Advance width of every character of Courier New (1229 of 2048 font units), in em. Its metric
+#: twin Liberation Mono, which LibreOffice substitutes, has the same width.
+CHAR_WIDTH_EM = 1229 / 2048
+#: Height of a single-spaced line, in em of the font size, used to paginate. Courier New (and
+#: Liberation Mono) have ascent + descent = (1705 + 615) / 2048 = 1.1328 em, and LibreOffice
+#: 7.4 spaces lines by exactly that (rows 11.70 pt apart at 9 pt, 10.55 pt at 8 pt, i.e. 204
+#: and 181 twips of text plus 30 of \\sb15\\sa15). 1.2 em (6 % more) is the conservative figure:
+#: the writer breaks a page before any word processor with slightly taller lines would.
+LINE_HEIGHT_EM = 1.2
+#: Space above and below the text of each cell (``\\sb15\\sa15``).
+_CELL_SPACE_PT = 1.5
+#: Width of a cell border (``\\brdrw15``), added to a row's height for each rule it carries.
+_BORDER_PT = 0.75
+#: Space above and below the title paragraph of the page header (``\\sb120\\sa120``).
+_TITLE_SPACE_PT = 12.0
+#: Space above the first footnote (``\\sb60``).
+_FOOT_SPACE_PT = 3.0
+#: Room allowed between the page header and the body when the header reaches below the top
+#: margin. LibreOffice 7.4 starts the body right below the header (measured within 0.2 pt at 7
+#: to 10 pt with 1 to 7 header lines); 2 pt to spare for other word processors.
+_HEADER_GAP_PT = 2.0
+#: Font size of a paragraph without ``\\fs``: the empty paragraph a word processor adds after a
+#: table that ends the document (when there are no footnotes).
+_DEFAULT_FONT_PT = 12.0
+#: Font size of the page-break paragraph (``\\fs2``).
+_BREAK_FONT_PT = 1.0
+#: A word of a line, with the spaces before it.
+_WORDS = re.compile(r"( *)([^ ]+)")
 
 
 def rtf_escape(text: str) -> str:
@@ -264,26 +322,275 @@ def rtf_escape(text: str) -> str:
     return "".join(out)
 
 
-def _rtf_rows(table: DisplayTable) -> tuple[list[list[str]], list[int], list[bool]]:
-    """Body rows as escaped text, with the indentation level and bold flag of each row."""
-    body: list[list[str]] = []
-    indents: list[int] = []
+# ------------------------------------------------------------------------ RTF: layout estimate
+
+
+def _font_pt(font_size: float) -> float:
+    """The font size actually written (``\\fs`` is in half points)."""
+    return round(2 * font_size) / 2
+
+
+def line_height(font_size: float) -> float:
+    """Height in points of one single-spaced line at ``font_size`` (:data:`LINE_HEIGHT_EM`)."""
+    return LINE_HEIGHT_EM * _font_pt(font_size)
+
+
+def chars_per_line(width_twips: float, font_size: float) -> int:
+    """How many Courier New characters at ``font_size`` fit in ``width_twips`` (at least 1).
+
+    Examples
+    --------
+    A 9 pt character is 0.6001 * 9 = 5.4009 pt = 108.02 twips wide: 1296 twips hold 11 of them
+    (12 would need 1296.2).
+
+    >>> chars_per_line(1296, 9), chars_per_line(1297, 9)
+    (11, 12)
+    """
+    char = CHAR_WIDTH_EM * _font_pt(font_size) * _TWIPS_PT
+    return max(1, int(width_twips / char))
+
+
+def wrapped_lines(text: str, chars: int) -> int:
+    """Lines that ``text`` takes when wrapped at word boundaries in lines of ``chars`` characters.
+
+    Each ``"\\n"`` starts a new line; an empty text takes one line. A line breaks at spaces (the
+    space at a break takes no room; LibreOffice 7.4 breaks at any space, even before ")"); a
+    word that does not fit on the line it would continue starts a new line, and a word longer
+    than a line is broken into pieces of ``chars`` characters. Leading spaces count. Breaks
+    after hyphens, which a word processor may also make, are not counted: they can only save
+    lines.
+
+    Examples
+    --------
+    >>> wrapped_lines("x" * 25, 10)           # 10 + 10 + 5
+    3
+    >>> wrapped_lines("Serious adverse event", 10)   # "Serious" / "adverse" / "event"
+    3
+    >>> wrapped_lines("Session 1\\nN = 9", 20)
+    2
+    """
+    chars = max(1, int(chars))
+    total = 0
+    for line in str(text).split("\n"):
+        lines, used = 1, 0
+        for k, (spaces, length) in enumerate((len(m[1]), len(m[2]))
+                                             for m in _WORDS.finditer(line)):
+            if k == 0:
+                length, spaces = length + spaces, 0
+            if used and used + spaces + length <= chars:
+                used += spaces + length
+                continue
+            if used:
+                lines += 1
+            more, used = divmod(length, chars)
+            if used == 0:
+                more, used = more - 1, chars
+            lines += more
+        total += lines
+    return total
+
+
+@dataclass(frozen=True)
+class RtfLayout:
+    """Where :func:`write_rtf` breaks the pages of a table, and the heights it estimated.
+
+    Lengths are in points; rows are the body rows as written (group headings included).
+
+    Attributes
+    ----------
+    pages : tuple of range
+        The body rows on each page, in order.
+    row_heights : tuple of float
+        Estimated height of each body row (the last one includes its bottom rule).
+    header_height : float
+        Height of the column-header row, repeated at the top of every page.
+    top, bottom : float
+        Where the body may start and must end, from the top edge of the page: the top margin
+        (or the bottom of the page header plus a gap if that is lower) and the paper height
+        less the bottom margin.
+    page_break : float
+        Height of the page-break paragraph above the header row of pages 2 and on.
+    tail : float
+        Height of what follows the table on the last page (footnotes and source line, or the
+        empty paragraph that ends the document).
+    """
+
+    pages: tuple[range, ...]
+    row_heights: tuple[float, ...]
+    header_height: float
+    top: float
+    bottom: float
+    page_break: float
+    tail: float
+
+    @property
+    def n_pages(self) -> int:
+        """Number of pages."""
+        return len(self.pages)
+
+    def used(self, page: int) -> float:
+        """Estimated height taken on page ``page`` (0-based), from ``top``: page-break
+        paragraph, header row, body rows and, on the last page, the tail."""
+        height = self.header_height + sum(self.row_heights[i] for i in self.pages[page])
+        if page:
+            height += self.page_break
+        if page == len(self.pages) - 1:
+            height += self.tail
+        return height
+
+    @property
+    def room(self) -> float:
+        """Height available on every page between ``top`` and ``bottom``."""
+        return self.bottom - self.top
+
+
+@dataclass(frozen=True)
+class _Body:
+    """Body rows of the RTF table: raw texts, indentation level and bold flag of each row."""
+
+    texts: tuple[tuple[str, ...], ...]
+    levels: tuple[int, ...]
+    bold: tuple[bool, ...]
+
+
+def _body(table: DisplayTable) -> _Body:
+    """Body rows in display order: a bold heading row before each group, then its rows."""
+    texts: list[tuple[str, ...]] = []
+    levels: list[int] = []
     bold: list[bool] = []
     for group, rows in _row_groups(table):
         if group:
-            body.append([rtf_escape(group)] + [""] * len(table.columns))
-            indents.append(0)
+            texts.append((group,) + ("",) * len(table.columns))
+            levels.append(0)
             bold.append(True)
         for row in rows:
-            cells = [rtf_escape(row.text(c.key)) for c in table.columns]
-            body.append([rtf_escape(row.label), *cells])
-            indents.append(row.indent + (1 if group else 0))
+            texts.append((row.label, *[row.text(c.key) for c in table.columns]))
+            levels.append(row.indent + (1 if group else 0))
             bold.append(False)
-    if not body:
-        body.append([""] * (len(table.columns) + 1))
-        indents.append(0)
+    if not texts:
+        texts.append(("",) * (len(table.columns) + 1))
+        levels.append(0)
         bold.append(False)
-    return body, indents, bold
+    return _Body(tuple(texts), tuple(levels), tuple(bold))
+
+
+def _cell_widths(edges: list[int]) -> list[int]:
+    """Width of each cell's text, twips: the cell less the gap on each side."""
+    return [right - left - 2 * _CELL_GAP for left, right in zip([0, *edges[:-1]], edges,
+                                                                 strict=True)]
+
+
+def _row_lines(texts: tuple[str, ...], widths: list[int], font_size: float,
+               indent: int = 0) -> int:
+    """Lines of the tallest cell of a row; the first cell is indented by ``indent`` twips."""
+    return max(wrapped_lines(text, chars_per_line(width - (indent if i == 0 else 0), font_size))
+               for i, (text, width) in enumerate(zip(texts, widths, strict=True)))
+
+
+def _row_height(lines: int, font_size: float, rules: int) -> float:
+    """Height of a table row of ``lines`` lines with ``rules`` horizontal borders."""
+    return lines * line_height(font_size) + _CELL_SPACE_PT + rules * _BORDER_PT
+
+
+def _header_texts(table: DisplayTable) -> tuple[str, ...]:
+    return (table.stub_header, *[c.header for c in table.columns])
+
+
+def _page_header_height(table: DisplayTable, text: str, font_size: float,
+                        text_width: int) -> float:
+    """Height of the page header: its text and "Page x of y", then title and population."""
+    top = [text, _PAGE_TEXT] if text else [_PAGE_TEXT]
+    lines = wrapped_lines("\n".join(top), chars_per_line(text_width, font_size))
+    title_size = font_size + 1
+    titles = [x for x in (table.caption, table.population) if x]
+    title_lines = wrapped_lines("\n".join(titles), chars_per_line(text_width, title_size))
+    return (lines * line_height(font_size) + _TITLE_SPACE_PT
+            + title_lines * line_height(title_size))
+
+
+def _tail_height(table: DisplayTable, font_size: float, text_width: int) -> float:
+    """Height of the footnotes and source line (or of the paragraph ending the document)."""
+    lines = [*table.footnotes, *_source_lines(table)]
+    if not lines:
+        return line_height(_DEFAULT_FONT_PT)
+    chars = chars_per_line(text_width, font_size)
+    return (_FOOT_SPACE_PT
+            + sum(wrapped_lines(line, chars) for line in lines) * line_height(font_size))
+
+
+def _paginate(heights: list[float], headings: tuple[bool, ...], room: float, tail: float
+              ) -> list[int]:
+    """First row of each page: greedy fill, no group heading left last on a page, and the last
+    page keeps room for the tail (else its last rows start a new page)."""
+    starts, used = [0], 0.0
+    for i, height in enumerate(heights):
+        if i > starts[-1] and used + height > room:
+            first = i - 1 if headings[i - 1] and i - 1 > starts[-1] else i
+            starts.append(first)
+            used = sum(heights[first:i])
+        used += height
+    last = len(heights) - 1
+    if used + tail > room and last > starts[-1]:
+        first = last - 1 if headings[last - 1] and last - 1 > starts[-1] else last
+        if sum(heights[first:]) + tail <= room:
+            starts.append(first)
+    return starts
+
+
+def rtf_layout(
+    table: DisplayTable,
+    *,
+    page_header: str = "",
+    paper: str = "letter",
+    font_size: float = 9,
+    rows_per_page: int | None = None,
+) -> RtfLayout:
+    """Where :func:`write_rtf` breaks the pages of ``table``, and the heights behind it.
+
+    Heights are estimated from the text (Courier New: every character :data:`CHAR_WIDTH_EM`
+    wide, lines :data:`LINE_HEIGHT_EM` high). Each cell's text wraps at word boundaries in its
+    ``\\cellx`` width less the cell gaps (``\\trgaph108`` each side) and the label's indent; a
+    row is as high as its tallest cell plus the cell spacing (``\\sb15\\sa15``) and its rules.
+    A page holds, between the top margin (or the bottom of the page header if that is lower)
+    and the bottom margin, the page-break paragraph (pages 2 and on), the column-header row and
+    as many body rows as fit. A group heading never ends a page (it moves to the next one), and
+    the last page keeps room for the footnotes and source line.
+
+    Parameters are those of :func:`write_rtf`. ``rows_per_page`` > 0 forces that many body
+    rows a page; 0 gives one page (the word processor paginates).
+    """
+    paper_height = round(_TWIPS * PAPER_LANDSCAPE[_check_paper(paper)][1]) / _TWIPS_PT
+    text_width = _text_width(paper)
+    edges = _cell_edges(_rel_widths(table), text_width)
+    widths = _cell_widths(edges)
+    body = _body(table)
+    rows = len(body.texts)
+    heights = [_row_height(_row_lines(texts, widths, font_size, _INDENT_TWIPS * level),
+                           font_size, 1 if i == rows - 1 else 0)
+               for i, (texts, level) in enumerate(zip(body.texts, body.levels, strict=True))]
+    header = _row_height(_row_lines(_header_texts(table), widths, font_size), font_size, 2)
+    page_top = _HEADER_Y / _TWIPS_PT + _page_header_height(table, page_header, font_size,
+                                                            text_width)
+    top = max(_MARGIN_TOP / _TWIPS_PT, page_top + _HEADER_GAP_PT)
+    bottom = paper_height - _MARGIN_BOTTOM / _TWIPS_PT
+    page_break = line_height(_BREAK_FONT_PT)
+    tail = _tail_height(table, font_size, text_width)
+    if rows_per_page is None:
+        # pages 2.. also hold the page-break paragraph: count it in every page's room
+        starts = _paginate(heights, body.bold, bottom - top - header - page_break, tail)
+    elif rows_per_page > 0:
+        starts = list(range(0, rows, rows_per_page))
+    else:
+        starts = [0]
+    ends = [*starts[1:], rows]
+    return RtfLayout(
+        pages=tuple(range(a, b) for a, b in zip(starts, ends, strict=True)),
+        row_heights=tuple(heights), header_height=header, top=top, bottom=bottom,
+        page_break=page_break, tail=tail,
+    )
+
+
+# ------------------------------------------------------------------------------ RTF: writing
 
 
 def _rel_widths(table: DisplayTable) -> list[float]:
@@ -331,30 +638,32 @@ def _rtf_cell(text: str, align: str, font_size: float, *, indent: int = 0,
 
 
 def _header_row(table: DisplayTable, edges: list[int], font_size: float) -> str:
-    """The column header row (repeated on every page): stub header, then each column's lines."""
-    texts = [table.stub_header.split("\n"), *[c.header_lines for c in table.columns]]
+    """The column header row (at the top of every page): stub header, then each column's lines."""
     aligns = ["ql", *[_ALIGN_CODE[c.align] for c in table.columns]]
-    cells = "".join(_rtf_cell("\\line ".join(rtf_escape(x) for x in lines), a, font_size)
-                    for lines, a in zip(texts, aligns, strict=True))
+    cells = "".join(_rtf_cell(rtf_escape(text), a, font_size)
+                    for text, a in zip(_header_texts(table), aligns, strict=True))
     return _row_def(edges, "tb", header=True) + cells + "\\row\n"
 
 
 def _body_rows(table: DisplayTable, edges: list[int], font_size: float,
-               rows_per_page: int | None) -> list[str]:
-    """Body rows, each with its own bold/indent; a page break and the header every N rows."""
-    body, indents, bold = _rtf_rows(table)
+               pages: tuple[range, ...]) -> list[str]:
+    """Body rows page by page, each with its own bold/indent; every page after the first starts
+    with the page-break paragraph and the column header row."""
+    body = _body(table)
     aligns = ["ql", *[_ALIGN_CODE[c.align] for c in table.columns]]
     plain_def, last_def = _row_def(edges, ""), _row_def(edges, "b")
-    per_page = rows_per_page if rows_per_page and rows_per_page > 0 else len(body)
-    out = [_header_row(table, edges, font_size)]
-    for i, (cells, level, is_bold) in enumerate(zip(body, indents, bold, strict=True)):
-        if i and i % per_page == 0:
-            out.append("{\\pard\\plain\\fs2\\page\\par}\n" + _header_row(table, edges, font_size))
-        row_def = last_def if i == len(body) - 1 else plain_def
-        first = _rtf_cell(cells[0], "ql", font_size, indent=_INDENT_TWIPS * level, bold=is_bold)
-        rest = "".join(_rtf_cell(text, a, font_size) for text, a in zip(cells[1:], aligns[1:],
-                                                                           strict=True))
-        out.append(row_def + first + rest + "\\row\n")
+    header = _header_row(table, edges, font_size)
+    last = len(body.texts) - 1
+    out: list[str] = []
+    for k, page in enumerate(pages):
+        out.append((_PAGE_BREAK if k else "") + header)
+        for i in page:
+            texts, level, is_bold = body.texts[i], body.levels[i], body.bold[i]
+            first = _rtf_cell(rtf_escape(texts[0]), "ql", font_size,
+                              indent=_INDENT_TWIPS * level, bold=is_bold)
+            rest = "".join(_rtf_cell(rtf_escape(text), a, font_size)
+                           for text, a in zip(texts[1:], aligns[1:], strict=True))
+            out.append((last_def if i == last else plain_def) + first + rest + "\\row\n")
     return out
 
 
@@ -364,15 +673,24 @@ def _margins(suffix: str = "") -> str:
     return "".join(f"\\marg{side}{suffix}{twips}" for side, twips in sizes.items())
 
 
-def _page_setup(paper: str) -> tuple[str, int]:
-    """Document and section page setup (landscape), and the width between the margins."""
+def _check_paper(paper: str) -> str:
     if paper not in PAPER_LANDSCAPE:
         raise ValueError(f"paper must be one of {sorted(PAPER_LANDSCAPE)}, got {paper!r}")
-    width, height = (round(_TWIPS * x) for x in PAPER_LANDSCAPE[paper])
+    return paper
+
+
+def _text_width(paper: str) -> int:
+    """Width between the side margins, twips."""
+    return round(_TWIPS * PAPER_LANDSCAPE[_check_paper(paper)][0]) - 2 * _MARGIN_SIDE
+
+
+def _page_setup(paper: str) -> tuple[str, int]:
+    """Document and section page setup (landscape), and the width between the margins."""
+    width, height = (round(_TWIPS * x) for x in PAPER_LANDSCAPE[_check_paper(paper)])
     doc = f"\\paperw{width}\\paperh{height}{_margins()}\\landscape\n"
     sect = (f"\\sectd\\lndscpsxn\\pgwsxn{width}\\pghsxn{height}{_margins('sxn')}"
             f"\\headery{_HEADER_Y}\\footery{_HEADER_Y}\n")
-    return doc + sect, width - 2 * _MARGIN_SIDE
+    return doc + sect, _text_width(paper)
 
 
 def _page_header(table: DisplayTable, text: str, font_size: float) -> str:
@@ -400,14 +718,24 @@ def write_rtf(
     font_size: float = 9,
     rows_per_page: int | None = None,
 ) -> Path:
-    """Write the table as RTF (landscape, Courier New, "Page x of y").
+    """Write the table as RTF (landscape, Courier New, "Page x of y"), paginated by the writer.
 
     The page header (every page) holds ``page_header`` and "Page x of y" (RTF ``PAGE`` /
-    ``NUMPAGES`` fields) on the right, then the caption and population, centred and bold. The
-    column headers form an RTF header row (``\\trhdr``) that Word and LibreOffice repeat on every
-    page; they paginate the body themselves. Each body row carries its own formatting (bold group
-    headings, label indentation by level), so it is right on every page. Footnotes and the
-    source line (analysis ids) follow the table.
+    ``NUMPAGES`` fields) on the right, then the caption and population, centred and bold.
+
+    The writer breaks the pages itself (:func:`rtf_layout`) and starts every page with the
+    column-header row (with its "N = x"). Word repeats a header row marked ``\\trhdr`` on each
+    page of a table it breaks, but LibreOffice (7.4) ignores ``\\trhdr`` when it imports RTF,
+    so a table left to the word processor loses its column headers after page 1 there. So the
+    body is cut into one table per page, from an estimate of each row's height (Courier New is
+    monospaced, so the wrapping of every cell follows from its width); the estimate is
+    deliberately generous, so that the word processor never breaks a page before the writer
+    does (a page may end a few lines short). A group heading never ends a page, and the
+    footnotes and source line stay on the last page with the last rows. Each page's header
+    row is still marked ``\\trhdr``, so Word repeats it should it break a page anyway.
+
+    Each body row carries its own formatting (bold group headings, label indentation by
+    level), so it is right on every page.
 
     Parameters
     ----------
@@ -422,8 +750,10 @@ def write_rtf(
     font_size : float
         Point size of body, headers and footnotes (titles are one point larger).
     rows_per_page : int, optional
-        Force a page break (and repeat the column header row) after every ``rows_per_page`` body
-        rows (group headings count as rows). Default: the word processor paginates.
+        None (default): the writer paginates from the estimated heights. A positive number:
+        a page break (and the column header row) after every ``rows_per_page`` body rows
+        (group headings count as rows), whatever their height. 0: no page breaks, the word
+        processor paginates (Word repeats the header row; LibreOffice does not).
 
     Returns
     -------
@@ -438,19 +768,21 @@ def write_rtf(
     """
     setup, text_width = _page_setup(paper)
     edges = _cell_edges(_rel_widths(table), text_width)
+    layout = rtf_layout(table, page_header=page_header, paper=paper, font_size=font_size,
+                        rows_per_page=rows_per_page)
     parts = [
         "{\\rtf1\\ansi\\ansicpg1252\\uc1\\deff0\\deflang1033\n",
         "{\\fonttbl{\\f0\\fmodern\\fcharset0\\fprq1 Courier New;}}\n",
         setup,
         _page_header(table, page_header, font_size),
-        *_body_rows(table, edges, font_size, rows_per_page),
+        *_body_rows(table, edges, font_size, layout.pages),
         _after_table(table, font_size),
         "}\n",
     ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes("".join(parts).encode("ascii"))
-    logger.debug("wrote %s", path)
+    logger.debug("wrote %s (%d pages)", path, layout.n_pages)
     return path
 
 
