@@ -97,7 +97,7 @@ def hand_table(footnotes: tuple[str, ...] = ()) -> DisplayTable:
     """Stub and one column, half and half (the stub is capped at the other columns' width)."""
     b = TableBuilder("1", "Hand", "Safety Set", [Column("a", "Visit A\nN = 9")],
                      footnotes=footnotes)
-    b.add_row("x" * 120, {"a": "1"})                            # row 0
+    b.add_row(" ".join(["xxxx"] * 24), {"a": "1"})              # row 0
     b.add_row(" ".join(["abcd"] * 30), {"a": "2"}, indent=1)    # row 1
     b.add_row("short", {"a": "12 (30.0)"})                      # row 2 (last)
     return b.build()
@@ -105,12 +105,14 @@ def hand_table(footnotes: tuple[str, ...] = ()) -> DisplayTable:
 
 def test_row_heights_and_page_room_by_hand() -> None:
     # Letter landscape: 9 in between the 1 in margins = 12960 twips; stub and column 6480 each
-    # (the stub's 120 characters are capped at the column's 9); text 6480 - 2 * 108 = 6264
+    # (the stub's 119 characters are capped at the column's 9; its longest word, 4, is
+    # shorter); text 6480 - 2 * 108 = 6264
     # twips = 57 characters at 9 pt (test_chars_per_line), 55 when indented one level (240
     # twips: 6024 / 108.0176 = 55.8).
     lay = rtf_layout(hand_table())
     line = 1.2 * 9  # 10.8 pt
-    # row 0: 120 characters in lines of 57: 3 lines; + \sb15\sa15 (1.5 pt)
+    # row 0: 24 words "xxxx" (119 characters) in lines of 57: 11 + 11 + 2 words, 3 lines;
+    # + \sb15\sa15 (1.5 pt)
     # row 1: 30 words "abcd" in lines of 55: 3 lines (test_wrapped_lines_hand_counts)
     # row 2: one line, and the table's closing rule (0.75 pt)
     assert lay.row_heights == pytest.approx((3 * line + 1.5, 3 * line + 1.5, line + 1.5 + 0.75))
@@ -413,3 +415,24 @@ def test_libreoffice_keeps_the_writers_pages(converted: dict[str, tuple], name: 
         for k, page in enumerate(pdf_pages):
             shown = re.findall(r"\b[RG]\d{2,3}\b", page)
             assert shown == [order[i] for i in lay.pages[k]], f"{name}: rows of page {k + 1}"
+
+
+def test_columns_are_at_least_their_longest_word_when_the_page_allows() -> None:
+    # A listing-like table: a stub, one long text column (20 words of 4 letters: 99
+    # characters) and 5 columns of one 12-letter word. The full texts (12 + 99 + 5 * 12 = 171)
+    # do not fit a 9 in line: 12960 twips = 120 characters of 108 twips at 9 pt, less 7 cell
+    # gaps of 2 characters, 106. In proportion to the full texts, each 12-letter column would
+    # get 12 / 171 * 106 = 7.4 characters and its word would break; the longest words
+    # (7 + 4 + 5 * 12 = 71) fit, so each column gets its longest word and the long text the
+    # rest.
+    from msc_analysis.render.writers import _cell_edges, _cell_widths, _rel_widths
+
+    columns = [Column("text", "Text"), *[Column(f"c{i}", f"C{i}") for i in range(5)]]
+    b = TableBuilder("16.2.7.1", "Listing", "Safety Set", columns, stub_header="Subject")
+    b.add_row("S-001", {"text": " ".join(["abcd"] * 20),
+                        **{f"c{i}": "abcdefghijkl" for i in range(5)}})
+    widths = _cell_widths(_cell_edges(_rel_widths(b.build(), 12960, 9), 12960))
+    assert [wrapped_lines("abcdefghijkl", chars_per_line(w, 9)) for w in widths[2:]] == [1] * 5
+    assert chars_per_line(widths[0], 9) >= len("Subject")
+    # the long text column takes what is left: 106 - 71 = 35 characters more than its 4
+    assert 4 + 30 <= chars_per_line(widths[1], 9) <= 4 + 35

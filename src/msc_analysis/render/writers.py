@@ -24,6 +24,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -561,7 +562,7 @@ def rtf_layout(
     """
     paper_height = round(_TWIPS * PAPER_LANDSCAPE[_check_paper(paper)][1]) / _TWIPS_PT
     text_width = _text_width(paper)
-    edges = _cell_edges(_rel_widths(table), text_width)
+    edges = _cell_edges(_rel_widths(table, text_width, font_size), text_width)
     widths = _cell_widths(edges)
     body = _body(table)
     rows = len(body.texts)
@@ -593,21 +594,51 @@ def rtf_layout(
 # ------------------------------------------------------------------------------ RTF: writing
 
 
-def _rel_widths(table: DisplayTable) -> list[float]:
-    """Relative column widths from the longest text of each column (stub at most half)."""
-    stub = max(
-        [len(line) for line in table.stub_header.split("\n")]
-        + [len(r.label) + 2 * r.indent for r in table.rows]
-        + [len(r.group) for r in table.rows]
-        + [12]
-    )
-    cols = [
-        max([len(line) for line in c.header_lines] + [len(r.text(c.key)) for r in table.rows] + [8])
-        for c in table.columns
-    ]
-    total = sum(cols) or 1
-    stub = min(stub, total)  # the stub never takes more than half the width
-    return [float(stub), *[float(c) for c in cols]]
+#: Characters added to each column's width: rounding two edges to twips loses < 0.02.
+_ROUNDING_ROOM = 0.05
+
+
+def _longest(texts: Iterable[str], *, words: bool = False) -> int:
+    """Longest line (or, with ``words``, longest space-separated word) of the texts."""
+    parts = (line.split(" ") if words else [line]
+             for text in texts for line in str(text).split("\n"))
+    return max((len(p) for group in parts for p in group), default=0)
+
+
+def _rel_widths(table: DisplayTable, text_width: int = 12960, font_size: float = 9
+                ) -> list[float]:
+    """Relative column widths (stub first), in characters, cell gaps included.
+
+    Each column's natural width is its longest line (header or body), its least width its
+    longest word. When the natural widths fit the page they share it in proportion (the stub
+    taking no more than the other columns together, nor less than its longest word); when they
+    do not, each column gets its longest word and the rest of the width goes in proportion to
+    how much more each column would need, so that words are broken only when even the longest
+    words do not fit side by side.
+    """
+    stub_texts = [table.stub_header, *[" " * (2 * r.indent) + r.label for r in table.rows],
+                  *[r.group for r in table.rows]]
+    col_texts = [[c.header, *[r.text(c.key) for r in table.rows]] for c in table.columns]
+    natural = [max(_longest(stub_texts), 12), *[max(_longest(t), 8) for t in col_texts]]
+    least = [min(_longest(stub_texts, words=True), natural[0]),
+             *[min(max(_longest(t, words=True), 4), n) for t, n in zip(col_texts, natural[1:],
+                                                                     strict=True)]]
+    # a little more than the word, so that rounding the edges to whole twips keeps it whole
+    natural = [n + _ROUNDING_ROOM for n in natural]
+    least = [m + _ROUNDING_ROOM for m in least]
+    char = CHAR_WIDTH_EM * _font_pt(font_size) * _TWIPS_PT
+    gap = 2 * _CELL_GAP / char
+    room = text_width / char - gap * len(natural)
+    least[0] = min(least[0], room / 2)  # an unbreakable stub label never takes all the width
+    others = sum(natural[1:]) or natural[0]
+    natural[0] = max(min(natural[0], others), least[0])
+    if sum(natural) <= room or sum(least) >= room:
+        widths = natural if sum(natural) <= room else least
+    else:
+        spare = room - sum(least)
+        extra = [n - m for n, m in zip(natural, least, strict=True)]
+        widths = [m + spare * e / sum(extra) for m, e in zip(least, extra, strict=True)]
+    return [float(w + gap) for w in widths]
 
 
 def _cell_edges(rel_widths: list[float], total: int) -> list[int]:
@@ -767,7 +798,7 @@ def write_rtf(
         If ``paper`` is not ``"letter"`` or ``"a4"``.
     """
     setup, text_width = _page_setup(paper)
-    edges = _cell_edges(_rel_widths(table), text_width)
+    edges = _cell_edges(_rel_widths(table, text_width, font_size), text_width)
     layout = rtf_layout(table, page_header=page_header, paper=paper, font_size=font_size,
                         rows_per_page=rows_per_page)
     parts = [
