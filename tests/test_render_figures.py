@@ -11,18 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from msc_analysis.errors import AnalysisError
 from msc_analysis.render import figures as fg
-from msc_analysis.render.figures._common import log_ticks
+from msc_analysis.render.figures._common import FIGSIZE, GREY, log_ticks
+from msc_analysis.render.figures.biomarkers import PREPOST_ROW_HEIGHT
 from msc_analysis.render.style import OKABE_ITO, save_figure
+from msc_analysis.report import figures_step
+from msc_analysis.report.build import compute
+from msc_analysis.sap import load_sap
 
+REPO = Path(__file__).resolve().parents[1]
 SUBJECTS = ("S-001", "S-002", "S-003")
 VISITS = (("Baseline", 0), ("Day 7", 7), ("Day 14", 14), ("Day 28", 28))
 
@@ -131,68 +138,208 @@ def test_spaghetti_grid_panels_per_parameter() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# F14.2.2
+# F14.2.2 and F14.2.3: one row of panels per parameter
 # ------------------------------------------------------------------------------------------------
 
+TBIL = fg.ParameterSpec("TBIL", "Total bilirubin", "umol/L", log_scale=True)
+PTA = fg.ParameterSpec("PTA", "Prothrombin activity", "%", log_scale=False)
+INR = fg.ParameterSpec("INR", "Prothrombin INR", "ratio", log_scale=True)
 
-def test_prepost_paired_lines_per_session_and_geometric_summary() -> None:
-    pairs = pd.DataFrame({
+
+def _grid(fig: Figure) -> dict[tuple[int, int], Axes]:
+    """The panels of a figure by (row, column) of its grid."""
+    return {(ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start): ax
+            for ax in fig.axes}
+
+
+def _panel_gids(ax: Axes, prefix: str) -> list[str]:
+    return sorted(str(a.get_gid()) for a in [*ax.lines, *ax.patches, *ax.texts]
+                  if str(a.get_gid()).startswith(prefix))
+
+
+def _legend_texts(fig: Figure) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def _pairs() -> pd.DataFrame:
+    """TBIL over two sessions (one POST missing) and PTA in session 1 only."""
+    tbil = pd.DataFrame({
+        "PARAMCD": "TBIL",
         "USUBJID": [*SUBJECTS, *SUBJECTS],
         "SESSNUM": [1, 1, 1, 2, 2, 2],
         "PRE": [100.0, 200.0, 400.0, 100.0, 100.0, 100.0],
         "POST": [50.0, 100.0, 800.0, 100.0, 200.0, np.nan],
     })
-    fig = fg.prepost_paired(pairs, "TBIL", "Total bilirubin", "umol/L", log_scale=True)
-    ax1, ax2 = [ax for ax in fig.axes if ax.get_title().startswith("Session")]
-    assert ax1.get_title() == "Session 1" and ax2.get_title() == "Session 2"
-    subj1 = [ln for ln in ax1.lines if str(ln.get_gid()).startswith("subject-")]
-    subj2 = [ln for ln in ax2.lines if str(ln.get_gid()).startswith("subject-")]
-    single2 = [ln for ln in ax2.lines if str(ln.get_gid()).startswith("single-")]
-    assert len(subj1) == 3 and len(subj2) == 2 and len(single2) == 1
-    colours = {ln.get_gid(): to_hex(ln.get_color()) for ln in subj1}
-    assert colours["subject-S-001"] == OKABE_ITO["blue"].lower()  # fell
-    assert colours["subject-S-003"] == OKABE_ITO["vermillion"].lower()  # rose
-    summary = next(ln for ln in ax1.lines if ln.get_gid() == "summary")
-    # geometric means: pre (100*200*400)^(1/3) = 200; post (50*100*800)^(1/3) = 4000000^(1/3)
+    pta = pd.DataFrame({"PARAMCD": "PTA", "USUBJID": SUBJECTS, "SESSNUM": [1, 1, 1],
+                        "PRE": [20.0, 30.0, 40.0], "POST": [30.0, 25.0, 41.0]})
+    return pd.concat([tbil, pta], ignore_index=True)
+
+
+def test_prepost_paired_one_row_per_parameter() -> None:
+    fig = fg.prepost_paired(_pairs(), [TBIL, PTA])
+    grid = _grid(fig)
+    assert sorted(grid) == [(0, 0), (0, 1), (1, 0), (1, 1)]  # 2 parameters x 2 sessions
+    # column titles on the top row only
+    assert [grid[0, c].get_title() for c in (0, 1)] == ["Session 1", "Session 2"]
+    assert [grid[1, c].get_title() for c in (0, 1)] == ["", ""]
+    # which subjects in which panel
+    assert _panel_gids(grid[0, 0], "subject-") == [f"subject-TBIL-{s}" for s in SUBJECTS]
+    assert _panel_gids(grid[0, 1], "subject-") == ["subject-TBIL-S-001", "subject-TBIL-S-002"]
+    assert _panel_gids(grid[0, 1], "single-") == ["single-TBIL-S-003"]
+    assert _panel_gids(grid[1, 0], "subject-") == [f"subject-PTA-{s}" for s in SUBJECTS]
+    assert not _panel_gids(grid[1, 1], "subject-")
+    assert _panel_gids(grid[1, 1], "no-values-") == ["no-values-PTA"]  # no PTA in session 2
+    # colours: fell blue, rose vermillion, unchanged grey
+    def colour(ax: Axes, gid: str) -> str:
+        return to_hex(next(ln for ln in ax.lines if ln.get_gid() == gid).get_color())
+
+    assert colour(grid[0, 0], "subject-TBIL-S-001") == OKABE_ITO["blue"].lower()  # 100 -> 50
+    assert colour(grid[0, 0], "subject-TBIL-S-003") == OKABE_ITO["vermillion"].lower()  # 400->800
+    assert colour(grid[0, 1], "subject-TBIL-S-001") == to_hex(GREY)  # 100 -> 100
+    assert colour(grid[0, 1], "subject-TBIL-S-002") == OKABE_ITO["vermillion"].lower()
+    assert colour(grid[1, 0], "subject-PTA-S-002") == OKABE_ITO["blue"].lower()  # 30 -> 25
+    assert colour(grid[1, 0], "subject-PTA-S-001") == OKABE_ITO["vermillion"].lower()  # 20 -> 30
+    # geometric mean on the log row: pre (100*200*400)^(1/3) = 200, post (50*100*800)^(1/3)
+    summary = next(ln for ln in grid[0, 0].lines if ln.get_gid() == "summary-TBIL")
     np.testing.assert_allclose(summary.get_ydata(), [200.0, 4_000_000 ** (1 / 3)])
-    summary2 = next(ln for ln in ax2.lines if ln.get_gid() == "summary")
+    summary2 = next(ln for ln in grid[0, 1].lines if ln.get_gid() == "summary-TBIL")
     np.testing.assert_allclose(summary2.get_ydata(), [100.0, math.sqrt(100 * 200)])
-    assert ax1.get_yscale() == "log"
+    # arithmetic mean on the linear row: pre (20+30+40)/3 = 30, post (30+25+41)/3 = 32
+    summary_pta = next(ln for ln in grid[1, 0].lines if ln.get_gid() == "summary-PTA")
+    np.testing.assert_allclose(summary_pta.get_ydata(), [30.0, 32.0])
+    # log axis only on the log-scale row; y shared within a row only
+    assert [grid[0, c].get_yscale() for c in (0, 1)] == ["log", "log"]
+    assert [grid[1, c].get_yscale() for c in (0, 1)] == ["linear", "linear"]
+    assert grid[0, 0].get_ylim() == grid[0, 1].get_ylim() != grid[1, 0].get_ylim()
+    # each row labelled with its parameter and unit, on its first panel (the unit on a line of
+    # its own when the label is longer than a row is high)
+    assert grid[0, 0].get_ylabel() == "Total bilirubin\n(umol/L)"
+    assert grid[1, 0].get_ylabel() == "Prothrombin activity\n(%)"
+    assert grid[0, 1].get_ylabel() == grid[1, 1].get_ylabel() == ""
+    # one legend for the figure, saying the mean is geometric on the log rows
+    assert len(fig.legends) == 1
+    assert _legend_texts(fig) == ["Decrease", "Increase",
+                                  "Mean of subjects with both values (geometric on log axes)"]
 
 
-def test_prepost_paired_empty() -> None:
-    fig = fg.prepost_paired(pd.DataFrame(columns=["USUBJID", "SESSNUM", "PRE", "POST"]),
-                           "TBIL", "Total bilirubin")
+def test_prepost_paired_single_parameter_is_one_row() -> None:
+    fig = fg.prepost_paired(_pairs(), TBIL)  # PARAMCD filters the TBIL rows
+    grid = _grid(fig)
+    assert sorted(grid) == [(0, 0), (0, 1)]
+    assert tuple(fig.get_size_inches()) == FIGSIZE
+    assert len(_gids(fig, "subject-TBIL-")) == 5 and not _gids(fig, "subject-PTA-")
+    assert grid[0, 0].get_ylabel() == "Total bilirubin (umol/L)"
+    assert _legend_texts(fig)[-1] == "Geometric mean (subjects with both values)"
+    # without PARAMCD, a single parameter takes every row
+    one = _pairs().query("PARAMCD == 'PTA'").drop(columns="PARAMCD")
+    fig = fg.prepost_paired(one, [PTA])
+    assert len(_gids(fig, "subject-PTA-")) == 3
+    assert _legend_texts(fig)[-1] == "Mean (subjects with both values)"
+
+
+def test_prepost_paired_empty_row_and_empty_figure() -> None:
+    fig = fg.prepost_paired(_pairs(), [TBIL, INR, PTA])
+    grid = _grid(fig)
+    assert sorted({r for r, _ in grid}) == [0, 1, 2]
+    assert _panel_gids(grid[1, 0], "no-data") == ["no-data"]  # INR has no values: a row says so
+    assert _panel_gids(grid[1, 1], "no-data") == ["no-data"]
+    assert grid[1, 0].get_ylabel() == "Prothrombin INR\n(ratio)"  # too long for one line
+    assert grid[2, 0].get_yscale() == "linear"
+    fig = fg.prepost_paired(pd.DataFrame(columns=["USUBJID", "SESSNUM", "PRE", "POST"]), TBIL)
     assert _gids(fig, "no-data")
+    assert "Total bilirubin: no session values" in _texts(fig)
 
 
-# ------------------------------------------------------------------------------------------------
-# F14.2.3
-# ------------------------------------------------------------------------------------------------
+def test_prepost_paired_rows_stay_legible() -> None:
+    """Six rows: the figure grows so each panel keeps >= 1.2 in of height and 8 pt text."""
+    specs = [fg.ParameterSpec(f"P{i}", f"Parameter {i}", "u", i % 2 == 0) for i in range(6)]
+    pairs = pd.concat([_pairs().assign(PARAMCD=s.paramcd) for s in specs], ignore_index=True)
+    fig = fg.prepost_paired(pairs, specs)
+    width, height = fig.get_size_inches()
+    assert width == FIGSIZE[0]
+    assert height == pytest.approx(6 * PREPOST_ROW_HEIGHT + 0.8)
+    for ax in fig.axes:
+        assert ax.get_position().height * height >= 1.2
+        sizes = [t.get_fontsize() for t in [*ax.get_xticklabels(), *ax.get_yticklabels(),
+                                            ax.yaxis.label, ax.title]]
+        assert min(sizes) >= 8
+    assert [_grid(fig)[r, 0].get_yscale() for r in range(6)] == ["log", "linear"] * 3
 
 
-def test_waterfall_bar_heights_are_sorted_pchg() -> None:
-    pchg = pd.DataFrame({
+def test_prepost_paired_input_errors() -> None:
+    with pytest.raises(AnalysisError, match=r"F14\.2\.2 prepost_paired.*PARAMCD"):
+        fg.prepost_paired(_pairs().drop(columns="PARAMCD"), [TBIL, PTA])
+    with pytest.raises(AnalysisError, match="ParameterSpec"):
+        fg.prepost_paired(_pairs(), "TBIL")  # type: ignore[arg-type]
+
+
+def _pchg() -> pd.DataFrame:
+    tbil = pd.DataFrame({
+        "PARAMCD": "TBIL",
         "USUBJID": ["S-001", "S-002", "S-003", "S-004", "S-001", "S-002"],
         "AVISIT": ["Day 7"] * 4 + ["Day 28"] * 2,
         "PCHG": [-10.0, 25.0, -40.0, np.nan, 5.0, -5.0],
     })
-    fig = fg.waterfall(pchg, "total bilirubin")
-    ax7, ax28 = fig.axes[:2]
-    heights = [b.get_height() for b in ax7.patches]
-    assert heights == [25.0, -10.0, -40.0]
-    assert [b.get_gid() for b in ax7.patches] == ["bar-S-002", "bar-S-001", "bar-S-003"]
+    inr = pd.DataFrame({"PARAMCD": "INR", "USUBJID": ["S-001", "S-002", "S-003"],
+                        "AVISIT": ["Day 7"] * 3, "PCHG": [12.0, -3.0, 0.0]})
+    return pd.concat([tbil, inr], ignore_index=True)
+
+
+def test_waterfall_one_row_per_parameter() -> None:
+    fig = fg.waterfall(_pchg(), [TBIL, INR])
+    grid = _grid(fig)
+    assert sorted(grid) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [grid[0, c].get_title() for c in (0, 1)] == ["Day 7", "Day 28"]
+    assert [grid[1, c].get_title() for c in (0, 1)] == ["", ""]
+    # bars sorted from the largest rise to the largest fall, in the right panel
+    ax7 = grid[0, 0]
+    assert [b.get_height() for b in ax7.patches] == [25.0, -10.0, -40.0]
+    assert [b.get_gid() for b in ax7.patches] == ["bar-TBIL-S-002", "bar-TBIL-S-001",
+                                                  "bar-TBIL-S-003"]
     assert [to_hex(b.get_facecolor()) for b in ax7.patches] == [
         OKABE_ITO["vermillion"].lower(), OKABE_ITO["blue"].lower(), OKABE_ITO["blue"].lower()]
+    assert [t.get_text() for t in ax7.get_xticklabels()] == ["002", "001", "003"]
     assert ax7.get_xlabel() == "Subject (1 without a value)"
-    assert [b.get_height() for b in ax28.patches] == [5.0, -5.0]
-    assert ax7.get_ylabel() == "Change from baseline in total bilirubin (%)"
+    assert [b.get_height() for b in grid[0, 1].patches] == [5.0, -5.0]
+    inr7 = grid[1, 0]
+    assert [b.get_gid() for b in inr7.patches] == ["bar-INR-S-001", "bar-INR-S-003",
+                                                   "bar-INR-S-002"]
+    assert [to_hex(b.get_facecolor()) for b in inr7.patches] == [
+        OKABE_ITO["vermillion"].lower(), to_hex(GREY), OKABE_ITO["blue"].lower()]
+    assert inr7.get_xlabel() == "Subject"
+    assert "No values at Day 28" in [t.get_text() for t in grid[1, 1].texts]  # INR at Day 28
+    # each row its own percent-change axis, linear
+    # (wrapped, the unit on a line of its own, to fit the height of a row)
+    assert grid[0, 0].get_ylabel() == "Total bilirubin\n(% change)"
+    assert grid[1, 0].get_ylabel() == "Prothrombin INR\n(% change)"
+    assert {ax.get_yscale() for ax in fig.axes} == {"linear"}
+    assert len(fig.legends) == 1 and _legend_texts(fig) == ["Increase", "Decrease"]
 
 
-def test_waterfall_visit_without_values_says_so() -> None:
+def test_waterfall_single_parameter_and_missing_visit() -> None:
     pchg = pd.DataFrame({"USUBJID": ["S-001"], "AVISIT": ["Day 7"], "PCHG": [-10.0]})
-    fig = fg.waterfall(pchg, "TBil")
+    fig = fg.waterfall(pchg, fg.ParameterSpec("TBIL", "TBil"))
+    assert sorted(_grid(fig)) == [(0, 0), (0, 1)]
+    assert tuple(fig.get_size_inches()) == FIGSIZE
     assert "No values at Day 28" in _texts(fig)
+    with pytest.raises(AnalysisError, match=r"F14\.2\.3 waterfall.*PARAMCD"):
+        fg.waterfall(pchg, [TBIL, INR])
+
+
+def test_waterfall_many_bars_are_counted_not_labelled() -> None:
+    ids = [f"S-{i:03d}" for i in range(60)]
+    pchg = pd.DataFrame({"USUBJID": ids, "AVISIT": "Day 7", "PCHG": np.linspace(-50, 50, 60)})
+    fig = fg.waterfall(pchg, TBIL, visits=("Day 7",))
+    ax = fig.axes[0]
+    assert len(ax.patches) == 60
+    assert ax.get_xticklabels() == [] or all(not t.get_text() for t in ax.get_xticklabels())
+    assert ax.get_xlabel() == "60 subjects"
+    # a panel about 5.8 in wide: 12 ids fit level, 30 only rotated (60 not at all)
+    fig = fg.waterfall(pchg.iloc[:12], TBIL, visits=("Day 7",))
+    assert {t.get_rotation() for t in fig.axes[0].get_xticklabels()} == {0.0}
+    fig = fg.waterfall(pchg.iloc[:30], TBIL, visits=("Day 7",))
+    assert {t.get_rotation() for t in fig.axes[0].get_xticklabels()} == {90.0}
+    assert fig.axes[0].get_xlabel() == "Subject"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -444,7 +591,8 @@ def test_monitoring_plot_empty() -> None:
 
 def test_missing_columns_raise_analysis_error() -> None:
     with pytest.raises(AnalysisError, match=r"F14\.2\.3 waterfall.*PCHG"):
-        fg.waterfall(pd.DataFrame({"USUBJID": ["a"], "AVISIT": ["Day 7"]}), "x")
+        fg.waterfall(pd.DataFrame({"USUBJID": ["a"], "AVISIT": ["Day 7"]}),
+                     fg.ParameterSpec("X", "x"))
     with pytest.raises(AnalysisError, match="post_prob"):
         fg.monitoring_plot(pd.DataFrame({"n": [1], "x": [0]}), 0.2, 0.8, 3)
 
@@ -460,10 +608,12 @@ BUILDERS: dict[str, Callable[[], Figure]] = {
     "spaghetti": lambda: fg.spaghetti(_values(), "TBIL", "Total bilirubin", "umol/L", True),
     "prepost": lambda: fg.prepost_paired(
         pd.DataFrame({"USUBJID": SUBJECTS, "SESSNUM": [1, 1, 1], "PRE": [1.0, 2.0, 3.0],
-                      "POST": [0.5, 2.5, 2.0]}), "INR", "INR"),
+                      "POST": [0.5, 2.5, 2.0]}), fg.ParameterSpec("INR", "INR")),
+    "prepost-rows": lambda: fg.prepost_paired(_pairs(), [TBIL, INR, PTA]),
     "waterfall": lambda: fg.waterfall(
         pd.DataFrame({"USUBJID": SUBJECTS, "AVISIT": ["Day 7"] * 3, "PCHG": [-1.0, 3.0, 2.0]}),
-        "INR"),
+        fg.ParameterSpec("INR", "INR")),
+    "waterfall-rows": lambda: fg.waterfall(_pchg(), [TBIL, INR]),
     "forest": lambda: fg.forest(pd.DataFrame({"label": ["a"], "estimate": [0.8],
                                              "conf_low": [0.6], "conf_high": [1.1], "n": [9]})),
     "ae": lambda: fg.ae_dotplot(_incidence()),
@@ -491,3 +641,67 @@ def test_hepatic_deterministic(tmp_path: Path) -> None:
     a = save_figure(fg.hepatic_safety(peaks), tmp_path / "a", formats=("svg",), dpi=40)
     b = save_figure(fg.hepatic_safety(peaks), tmp_path / "b", formats=("svg",), dpi=40)
     assert a["svg"].read_bytes() == b["svg"].read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------
+# F14.2.2 and F14.2.3 of the report: every biomarker of the SAP
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_results() -> Any:
+    """The report's results for data/synthetic (computed once for this module)."""
+    return compute(REPO / "data" / "synthetic", sap=load_sap(REPO / "sap" / "sap.toml"))
+
+
+def _row_codes(fig: Figure, prefix: str) -> list[str]:
+    """The PARAMCD of each row of a report figure, read from the gids of its first panel."""
+    grid = _grid(fig)
+    codes = []
+    for row in sorted({r for r, _ in grid}):
+        gids = {str(a.get_gid()) for a in [*grid[row, 0].lines, *grid[row, 0].patches]}
+        found = {g[len(prefix):].split("-", 1)[0] for g in gids if g.startswith(prefix)}
+        assert len(found) == 1, (row, found)
+        codes.append(found.pop())
+    return codes
+
+
+def test_report_f14_2_2_has_a_row_per_sap_biomarker(report_results: Any) -> None:
+    sap = report_results.sap
+    assert sap.biomarkers == ("TBIL", "INR", "PTA", "IL6", "TNFA", "CRP")
+    fig = figures_step.BUILDERS["F14.2.2"][0](report_results, 60)
+    grid = _grid(fig)
+    n_sessions = int(report_results.prepost.pairs["SESSNUM"].max())
+    assert sorted(grid) == [(r, c) for r in range(6) for c in range(n_sessions)]
+    assert _row_codes(fig, "subject-") == list(sap.biomarkers)
+    for row, code in enumerate(sap.biomarkers):
+        param = sap.parameters[code]
+        assert grid[row, 0].get_ylabel().replace("\n", " ") == (
+            f"{param.label.split(' (')[0]} ({param.unit})")
+        assert grid[row, 0].get_yscale() == ("log" if param.scale == "log" else "linear")
+    # session 1 of TBIL shows exactly the subjects with a session-1 TBIL value
+    pairs = report_results.prepost.pairs
+    s1 = pairs[(pairs["PARAMCD"] == "TBIL") & (pairs["SESSNUM"] == 1)
+               & (pairs["PRE"].notna() | pairs["POST"].notna())]
+    shown = [g.split("-", 2)[2] for g in _panel_gids(grid[0, 0], "subject-")
+             + _panel_gids(grid[0, 0], "single-")]
+    assert sorted(shown) == sorted(s1["USUBJID"])
+    # the cap on subjects still applies, to every row alike
+    capped = figures_step.BUILDERS["F14.2.2"][0](report_results, 3)
+    subjects = {str(g.get_gid()).split("-", 2)[2] for g in _gids(capped, "subject-")}
+    assert subjects == set(sorted(pairs["USUBJID"].unique())[:3])
+    assert _row_codes(capped, "subject-") == list(sap.biomarkers)
+
+
+def test_report_f14_2_3_has_a_row_per_sap_biomarker(report_results: Any) -> None:
+    sap = report_results.sap
+    fig = figures_step.BUILDERS["F14.2.3"][0](report_results, 60)
+    grid = _grid(fig)
+    assert sorted(grid) == [(r, c) for r in range(6) for c in range(2)]
+    assert [grid[0, c].get_title() for c in (0, 1)] == ["Day 7", "Day 28"]
+    assert _row_codes(fig, "bar-") == list(sap.biomarkers)
+    for row, code in enumerate(sap.biomarkers):
+        label = grid[row, 0].get_ylabel().replace("\n", " ")
+        assert label == f"{sap.parameters[code].label.split(' (')[0]} (% change)"
+    alt = figures_step.BUILDERS["F14.2.3"][1]
+    assert "each biomarker" in alt and "Bilirubin" not in alt

@@ -19,10 +19,6 @@ from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.render import figures as fg
 
 
-def _first_biomarker(results: Any) -> str:
-    return results.sap.biomarkers[0]
-
-
 def _capped(frame: pd.DataFrame, max_subjects: int) -> pd.DataFrame:
     keep = sorted(frame["USUBJID"].unique())[:max_subjects]
     return frame[frame["USUBJID"].isin(keep)]
@@ -62,21 +58,41 @@ def _plain_label(label: str) -> str:
     return label.split(" (")[0]
 
 
+def _biomarker_specs(results: Any, codes: Any) -> list[fg.ParameterSpec]:
+    """Row specs of the SAP's biomarkers among ``codes``, in SAP order (plain labels).
+
+    Biomarkers with no value in ``codes`` are left out; when none has a value, all are kept so
+    that the figure says there are no values.
+    """
+    sap = results.sap
+    present = set(codes)
+    chosen = [c for c in sap.biomarkers if c in present] or list(sap.biomarkers)
+    specs = []
+    for code in chosen:
+        param = sap.parameters[code]
+        specs.append(fg.ParameterSpec(code, _plain_label(param.label), param.unit or "",
+                                      param.scale == "log"))
+    return specs
+
+
 def _f14_2_2(results: Any, max_subjects: int) -> Figure:
-    code = _first_biomarker(results)
-    param = results.sap.parameters[code]
+    """Pre/post values per session: one row per SAP biomarker with a session value."""
     pairs = results.prepost.pairs if results.prepost is not None else pd.DataFrame(
         columns=["USUBJID", "PARAMCD", "SESSNUM", "PRE", "POST"])
-    pairs = _capped(pairs[pairs["PARAMCD"] == code], max_subjects)
-    return fg.prepost_paired(pairs, code, _plain_label(param.label), param.unit,
-                             param.scale == "log")
+    pairs = pairs[pairs["PARAMCD"].isin(results.sap.biomarkers)
+                  & (pairs["PRE"].notna() | pairs["POST"].notna())]
+    specs = _biomarker_specs(results, pairs["PARAMCD"].unique())
+    return fg.prepost_paired(_capped(pairs, max_subjects), specs)
 
 
 def _f14_2_3(results: Any, max_subjects: int) -> Figure:
-    code = _first_biomarker(results)
+    """Waterfall of percent change: one row per SAP biomarker with a value at a shown visit."""
+    visits = ("Day 7", "Day 28")
     values = _followup_values(results)
-    values = _capped(values[(values["PARAMCD"] == code) & values["PCHG"].notna()], max_subjects)
-    return fg.waterfall(values, results.sap.parameters[code].label, paramcd=code)
+    values = values[values["PARAMCD"].isin(results.sap.biomarkers) & values["PCHG"].notna()
+                    & values["AVISIT"].isin(visits)]
+    specs = _biomarker_specs(results, values["PARAMCD"].unique())
+    return fg.waterfall(_capped(values, max_subjects), specs, visits=visits)
 
 
 def _f14_2_4(results: Any, max_subjects: int) -> Figure:
@@ -208,8 +224,10 @@ def _f14_3_5(results: Any, max_subjects: int) -> Figure:
 
 BUILDERS: dict[str, tuple[Callable[[Any, int], Figure], str]] = {
     "F14.2.1": (_f14_2_1, "Individual biomarker trajectories over visits with the mean and CI"),
-    "F14.2.2": (_f14_2_2, "Pre- and post-session values of each subject, one panel per session"),
-    "F14.2.3": (_f14_2_3, "Waterfall of percent change from baseline at Day 7 and Day 28"),
+    "F14.2.2": (_f14_2_2, "Pre- and post-session values of each subject for each biomarker, "
+                          "one row per biomarker and one panel per session"),
+    "F14.2.3": (_f14_2_3, "Waterfalls of percent change from baseline in each biomarker, one "
+                          "row per biomarker, at Day 7 and Day 28"),
     "F14.2.4": (_f14_2_4, "Forest plot of post/pre geometric mean ratios per biomarker"),
     "F14.3.1": (_f14_3_1, "Dot plot of TEAE incidence by preferred term with exact CIs"),
     "F14.3.2": (_f14_3_2, "Swimmer plot of each subject's course: sessions, AEs, outcome"),

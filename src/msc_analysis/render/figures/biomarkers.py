@@ -2,18 +2,24 @@
 
 - F14.2.1 :func:`spaghetti` / :func:`spaghetti_grid`: individual trajectories over the scheduled
   visits with the (geometric) mean and its confidence interval;
-- F14.2.2 :func:`prepost_paired`: pre- and post-session values, one panel per session;
-- F14.2.3 :func:`waterfall`: percent change from baseline per subject at two visits;
+- F14.2.2 :func:`prepost_paired`: pre- and post-session values, one row of panels per
+  parameter, one panel per session;
+- F14.2.3 :func:`waterfall`: percent change from baseline per subject, one row of panels per
+  parameter, one panel per visit (default Day 7 and Day 28);
 - F14.2.4 :func:`forest`: geometric mean ratios post/pre with confidence intervals.
 
 Each function takes derived data frames (or rows built from the ARD by the caller) and returns a
 :class:`matplotlib.figure.Figure`; the caller saves it (``render.style.save_figure``) and closes it.
+The figures over several parameters take them as :class:`ParameterSpec` objects, in the order
+drawn: :func:`spaghetti_grid` (one panel each), :func:`prepost_paired` and :func:`waterfall` (one
+row of panels each; one parameter gives one row).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +30,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats as sps
 
+from msc_analysis.errors import AnalysisError
 from msc_analysis.render.figures._common import (
     FIGSIZE,
     GREY,
@@ -44,6 +51,8 @@ from msc_analysis.render.style import OKABE_ITO
 
 __all__ = [
     "DEFAULT_VISITS",
+    "PREPOST_ROW_HEIGHT",
+    "WATERFALL_ROW_HEIGHT",
     "forest",
     "mean_ci_by_visit",
     "prepost_paired",
@@ -315,6 +324,80 @@ def spaghetti_grid(
 
 
 # ------------------------------------------------------------------------------------------------
+# F14.2.2 and F14.2.3: one row of panels per parameter
+# ------------------------------------------------------------------------------------------------
+
+#: Height in inches of one row of panels of :func:`prepost_paired` (one parameter).
+PREPOST_ROW_HEIGHT = 2.0
+#: Height in inches of one row of panels of :func:`waterfall` (taller: subject ids, x label).
+WATERFALL_ROW_HEIGHT = 2.2
+#: Height in inches added to the rows for the column titles and the shared legend.
+_GRID_MARGIN = 0.8
+#: Characters of a 10 pt axis label per inch (DejaVu Sans: about 13.5), for wrapping.
+_CHARS_PER_INCH = 13
+#: Width in inches of one character of a 9 pt tick label (DejaVu Sans digits: 0.074).
+_TICK_CHAR = 0.075
+#: Space in inches one rotated 9 pt tick label needs along the x-axis (its line height).
+_TICK_PITCH = 0.16
+
+
+def _as_specs(parameters: ParameterSpec | Sequence[ParameterSpec], figure: str
+              ) -> list[ParameterSpec]:
+    """The parameters as a list, checked to be :class:`ParameterSpec` objects."""
+    specs = [parameters] if isinstance(parameters, ParameterSpec) else list(parameters)
+    for spec in specs:
+        if not isinstance(spec, ParameterSpec):
+            raise AnalysisError(
+                f"{figure}: parameters must be ParameterSpec objects (e.g. "
+                f"ParameterSpec.from_parameter(sap.parameters['TBIL'])), got {spec!r}")
+    return specs
+
+
+def _check_rows(frame: pd.DataFrame, columns: Sequence[str], specs: Sequence[ParameterSpec],
+                figure: str, name: str) -> None:
+    """Column check; with several parameters the rows must say theirs (``PARAMCD``)."""
+    needed = (*columns, "PARAMCD") if len(specs) > 1 else tuple(columns)
+    check_columns(frame, needed, figure, name)
+
+
+def _rows_figure(nrows: int, ncols: int, row_height: float,
+                 figsize: tuple[float, float] | None) -> tuple[Figure, np.ndarray]:
+    """A figure of ``nrows`` x ``ncols`` panels, y shared within each row.
+
+    Default size: :data:`FIGSIZE` wide; ``row_height`` per row plus a margin for the column
+    titles and the legend, and never less tall than :data:`FIGSIZE` (one row keeps its size).
+    """
+    size = figsize or (FIGSIZE[0], max(FIGSIZE[1], nrows * row_height + _GRID_MARGIN))
+    fig = new_figure(size)
+    return fig, fig.subplots(nrows, ncols, sharey="row", squeeze=False)
+
+
+def _row_label(text: str, unit: str, length: float) -> str:
+    """Y-axis label of one row: ``"text (unit)"``, wrapped to fit ``length`` inches.
+
+    When it is too long for one line, the words are wrapped and the unit gets its own line.
+    """
+    width = max(12, int(length * _CHARS_PER_INCH))
+    full = f"{text} ({unit})" if unit else text
+    if len(full) <= width:
+        return full
+    lines = textwrap.wrap(text, width) or [text]
+    return "\n".join([*lines, f"({unit})"] if unit else lines)
+
+
+def _empty_row(row: Sequence[Axes], message: str) -> None:
+    """Every panel of a row without values says so (``gid="no-data"``)."""
+    for ax in row:
+        no_data(ax, message)
+
+
+def _top_titles(axes: np.ndarray, titles: Sequence[str]) -> None:
+    """Column titles on the top row only."""
+    for ax, title in zip(axes[0], titles, strict=True):
+        ax.set_title(title)
+
+
+# ------------------------------------------------------------------------------------------------
 # F14.2.2 pre/post paired plots
 # ------------------------------------------------------------------------------------------------
 
@@ -326,82 +409,128 @@ def _summary(x: np.ndarray, log_scale: bool) -> float:
     return float(np.exp(np.mean(np.log(x)))) if log_scale else float(np.mean(x))
 
 
+def _session_values(pairs: pd.DataFrame, spec: ParameterSpec) -> pd.DataFrame:
+    """Rows of one parameter with ``_pre``/``_post`` (NaN when not plottable) and ``_s``."""
+    data = _filter_param(pairs, spec.paramcd)
+    data = data.assign(_pre=as_float(data["PRE"]), _post=as_float(data["POST"]),
+                       _s=as_float(data["SESSNUM"]))
+    ok = finite_positive if spec.log_scale else np.isfinite
+    data = data.assign(_pre=data["_pre"].where(ok(data["_pre"].to_numpy(float))),
+                       _post=data["_post"].where(ok(data["_post"].to_numpy(float))))
+    return data.loc[(data["_pre"].notna() | data["_post"].notna()) & np.isfinite(data["_s"])]
+
+
+def _draw_prepost_panel(ax: Axes, grp: pd.DataFrame, spec: ParameterSpec) -> None:
+    """One session of one parameter: a line per subject and the (geometric) mean."""
+    code = spec.paramcd
+    grp = grp.sort_values("USUBJID", kind="stable")
+    for usubjid, pre, post in zip(grp["USUBJID"], grp["_pre"].to_numpy(float),
+                                  grp["_post"].to_numpy(float), strict=True):
+        if math.isfinite(pre) and math.isfinite(post):
+            colour = _DECREASE if post < pre else _INCREASE if post > pre else _NO_CHANGE
+            ax.plot([0, 1], [pre, post], color=colour, lw=0.9, marker="o", ms=3.5,
+                    alpha=0.85, gid=f"subject-{code}-{usubjid}")
+        else:
+            x, y = (0, pre) if math.isfinite(pre) else (1, post)
+            ax.plot([x], [y], color=GREY, marker="o", ms=3.5, ls="none",
+                    gid=f"single-{code}-{usubjid}")
+    both = grp.loc[grp["_pre"].notna() & grp["_post"].notna()]
+    if grp.empty:
+        ax.text(0.5, 0.5, "No values", transform=ax.transAxes, ha="center", va="center",
+                fontsize=9, color=GREY, gid=f"no-values-{code}")
+    elif both.empty:
+        ax.text(0.5, 0.5, "No paired values", transform=ax.transAxes, ha="center",
+                va="center", fontsize=9, color=GREY, gid=f"no-pairs-{code}")
+    else:
+        ax.plot([0, 1], [_summary(both["_pre"].to_numpy(float), spec.log_scale),
+                         _summary(both["_post"].to_numpy(float), spec.log_scale)],
+                color=OKABE_ITO["black"], lw=2.5, marker="D", ms=6, zorder=4,
+                gid=f"summary-{code}")
+    ax.set_xticks([0, 1], ["Pre", "Post"])
+    ax.set_xlim(-0.3, 1.3)
+    finish_axes(ax)
+
+
+def _mean_label(specs: Sequence[ParameterSpec]) -> str:
+    """Legend text of the summary line: geometric, arithmetic, or both kinds of axes."""
+    logs = {s.log_scale for s in specs}
+    if logs == {True}:
+        return "Geometric mean (subjects with both values)"
+    if logs == {False}:
+        return "Mean (subjects with both values)"
+    return "Mean of subjects with both values (geometric on log axes)"
+
+
 @styled
 def prepost_paired(
     pairs: pd.DataFrame,
-    paramcd: str,
-    label: str,
-    unit: str = "",
-    log_scale: bool = False,
+    parameters: ParameterSpec | Sequence[ParameterSpec],
     *,
-    figsize: tuple[float, float] = FIGSIZE,
+    row_height: float = PREPOST_ROW_HEIGHT,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """F14.2.2: pre- versus post-session values, one panel per session.
+    """F14.2.2: pre- versus post-session values, one row per parameter, one column per session.
 
-    Each subject is a line from PRE to POST (``gid = "subject-<USUBJID>"``), blue when the value
-    fell, vermillion when it rose, grey when unchanged; a subject with only one of the two
-    values is a single marker. The (geometric, when ``log_scale``) mean of the subjects with
-    both values is the thick black line (``gid="summary"``). Panels share the y-axis.
+    In each panel every subject is a line from PRE to POST
+    (``gid = "subject-<PARAMCD>-<USUBJID>"``), blue when the value fell, vermillion when it
+    rose, grey when unchanged; a subject with only one of the two values is a grey marker
+    (``gid = "single-<PARAMCD>-<USUBJID>"``). The mean of the subjects with both values is the
+    thick black line (``gid = "summary-<PARAMCD>"``): geometric, on a log y-axis, for a
+    parameter whose ``log_scale`` is true (values <= 0 are then not shown). The panels of a row
+    share its y-axis, labelled with the parameter's label and unit; the sessions (columns) are
+    those with a value of any parameter, titled on the top row; one legend below. A session
+    without values of a parameter says "No values"; a parameter without any value has a row of
+    "No values" panels (``gid="no-data"``).
 
     Parameters
     ----------
     pairs : DataFrame
-        ``USUBJID``, ``SESSNUM``, ``PRE``, ``POST`` (optionally ``PARAMCD``: rows of ``paramcd``
-        only), as from :func:`msc_analysis.derive.sessions.derive_session_pairs`.
-    paramcd, label, unit : str
-        Parameter code, label, unit.
-    log_scale : bool
-        Log y-axis and geometric mean.
-    figsize : (float, float)
-        Figure size in inches.
+        ``USUBJID``, ``SESSNUM``, ``PRE``, ``POST`` and, with several parameters, ``PARAMCD``
+        (with one parameter, only its rows are used when ``PARAMCD`` is present), as from
+        :func:`msc_analysis.derive.sessions.derive_session_pairs`.
+    parameters : ParameterSpec or sequence of ParameterSpec
+        The rows, top to bottom (``ParameterSpec.from_parameter(sap.parameters[code])`` builds
+        one; give the label without the unit, which the axis adds). One parameter: one row.
+    row_height : float
+        Height of one row in inches (default :data:`PREPOST_ROW_HEIGHT`).
+    figsize : (float, float), optional
+        Figure size in inches; default :data:`FIGSIZE` wide and ``row_height`` per row (at
+        least :data:`FIGSIZE` tall).
+
+    Examples
+    --------
+    >>> specs = [ParameterSpec("TBIL", "Total bilirubin", "umol/L", log_scale=True),
+    ...          ParameterSpec("PTA", "Prothrombin activity", "%")]
+    >>> fig = prepost_paired(pairs, specs)  # doctest: +SKIP
     """
-    check_columns(pairs, _PAIR_COLUMNS, "F14.2.2 prepost_paired", "pairs")
-    data = _filter_param(pairs, paramcd)
-    data = data.assign(_pre=as_float(data["PRE"]), _post=as_float(data["POST"]),
-                       _s=as_float(data["SESSNUM"]))
-    ok = (finite_positive if log_scale else np.isfinite)
-    data = data.assign(_pre=data["_pre"].where(ok(data["_pre"].to_numpy(float))),
-                       _post=data["_post"].where(ok(data["_post"].to_numpy(float))))
-    data = data.loc[data["_pre"].notna() | data["_post"].notna()]
-    fig = new_figure(figsize)
-    sessions = sorted(s for s in data["_s"].unique() if np.isfinite(s))
-    if not sessions:
-        no_data(fig.add_subplot(), f"{label}: no session values")
+    figure = "F14.2.2 prepost_paired"
+    specs = _as_specs(parameters, figure)
+    _check_rows(pairs, _PAIR_COLUMNS, specs, figure, "pairs")
+    rows = [_session_values(pairs, spec) for spec in specs]
+    sessions = sorted({float(s) for data in rows for s in data["_s"].unique()})
+    if not specs or not sessions:
+        fig = new_figure(figsize or FIGSIZE)
+        what = f"{specs[0].label}: no" if len(specs) == 1 else "No"
+        no_data(fig.add_subplot(), f"{what} session values")
         return fig
-    axes = fig.subplots(1, len(sessions), sharey=True, squeeze=False)[0]
-    for ax, sess in zip(axes, sessions, strict=True):
-        grp = data.loc[data["_s"] == sess].sort_values("USUBJID", kind="stable")
-        for usubjid, pre, post in zip(grp["USUBJID"], grp["_pre"].to_numpy(float),
-                                      grp["_post"].to_numpy(float), strict=True):
-            if math.isfinite(pre) and math.isfinite(post):
-                colour = _DECREASE if post < pre else _INCREASE if post > pre else _NO_CHANGE
-                ax.plot([0, 1], [pre, post], color=colour, lw=0.9, marker="o", ms=3.5,
-                        alpha=0.85, gid=f"subject-{usubjid}")
-            else:
-                x, y = (0, pre) if math.isfinite(pre) else (1, post)
-                ax.plot([x], [y], color=GREY, marker="o", ms=3.5, ls="none",
-                        gid=f"single-{usubjid}")
-        both = grp.loc[grp["_pre"].notna() & grp["_post"].notna()]
-        if both.empty:
-            ax.text(0.5, 0.5, "No paired values", transform=ax.transAxes, ha="center",
-                    va="center", fontsize=9, color=GREY)
-        else:
-            ax.plot([0, 1], [_summary(both["_pre"].to_numpy(float), log_scale),
-                             _summary(both["_post"].to_numpy(float), log_scale)],
-                    color=OKABE_ITO["black"], lw=2.5, marker="D", ms=6, zorder=4, gid="summary")
-        ax.set_xticks([0, 1], ["Pre", "Post"])
-        ax.set_xlim(-0.3, 1.3)
-        ax.set_title(f"Session {sess:g}")
-        finish_axes(ax)
-    axes[0].set_ylabel(ParameterSpec(paramcd, label, unit).axis_label())
-    if log_scale:
-        ys = [*data["_pre"].dropna(), *data["_post"].dropna()]
-        set_log_axis(axes[0], "y", *log_limits(ys, pad=1.15))
-    what = "Geometric mean" if log_scale else "Mean"
+    fig, axes = _rows_figure(len(specs), len(sessions), row_height, figsize)
+    # room for the y label: the row less its tick labels (and, one row, the title and legend)
+    room = (fig.get_figheight() - _GRID_MARGIN if len(specs) == 1 else row_height) - 0.4
+    for row, spec, data in zip(axes, specs, rows, strict=True):
+        row[0].set_ylabel(_row_label(spec.label, spec.unit, room))
+        if data.empty:
+            _empty_row(row, "No values")
+            continue
+        for ax, sess in zip(row, sessions, strict=True):
+            _draw_prepost_panel(ax, data.loc[data["_s"] == sess], spec)
+        if spec.log_scale:
+            ys = [*data["_pre"].dropna(), *data["_post"].dropna()]
+            set_log_axis(row[0], "y", *log_limits(ys, pad=1.15))
+    _top_titles(axes, [f"Session {s:g}" for s in sessions])
     handles = [Line2D([], [], color=_DECREASE, marker="o", ms=3.5, label="Decrease"),
                Line2D([], [], color=_INCREASE, marker="o", ms=3.5, label="Increase"),
                Line2D([], [], color=OKABE_ITO["black"], lw=2.5, marker="D",
-                      label=f"{what} (subjects with both values)")]
+                      label=_mean_label(specs))]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
     return fig
 
@@ -411,67 +540,100 @@ def prepost_paired(
 # ------------------------------------------------------------------------------------------------
 
 
+def _draw_waterfall_panel(ax: Axes, grp: pd.DataFrame, spec: ParameterSpec, visit: str,
+                          panel_width: float) -> None:
+    """One visit of one parameter: bars sorted from the largest rise to the largest fall.
+
+    The bars carry the subject ids, level when they fit side by side in ``panel_width``
+    inches, rotated when their line height does, else none (the x label counts the bars).
+    """
+    n_missing = int(grp["_y"].isna().sum())
+    grp = grp.loc[grp["_y"].notna()]
+    grp = grp.assign(_id=grp["USUBJID"].astype(str)).sort_values(
+        ["_y", "_id"], ascending=[False, True], kind="stable")
+    finish_axes(ax)
+    if grp.empty:
+        ax.text(0.5, 0.5, f"No values at {visit}", transform=ax.transAxes, ha="center",
+                va="center", fontsize=10, gid="no-data")
+        ax.set_xticks([])
+        return
+    y = grp["_y"].to_numpy(float)
+    colours = [_DECREASE if v < 0 else _INCREASE if v > 0 else _NO_CHANGE for v in y]
+    bars = ax.bar(np.arange(y.size), y, color=colours, width=0.8)
+    for bar, usubjid in zip(bars, grp["_id"], strict=True):
+        bar.set_gid(f"bar-{spec.paramcd}-{usubjid}")
+    ax.axhline(0, color=OKABE_ITO["black"], lw=0.8)
+    ax.set_xlim(-0.7, y.size - 0.3)
+    ids = [short_id(u) for u in grp["_id"]]
+    pitch = panel_width / y.size
+    if pitch >= _TICK_PITCH:
+        level = pitch >= _TICK_CHAR * max(len(i) for i in ids) + 0.08
+        ax.set_xticks(np.arange(y.size), ids, rotation=0 if level else 90)
+        what = "Subject"
+    else:  # too many bars for legible ids: count them instead
+        ax.set_xticks([])
+        what = f"{y.size} subjects"
+    if n_missing:
+        what += f" ({n_missing} without a value)" if what == "Subject" else (
+            f", {n_missing} without a value")
+    ax.set_xlabel(what)
+
+
 @styled
 def waterfall(
     pchg: pd.DataFrame,
-    label: str,
+    parameters: ParameterSpec | Sequence[ParameterSpec],
     *,
     visits: Sequence[str] = ("Day 7", "Day 28"),
-    paramcd: str | None = None,
-    figsize: tuple[float, float] = FIGSIZE,
+    row_height: float = WATERFALL_ROW_HEIGHT,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
-    """F14.2.3: percent change from baseline per subject, one panel per visit.
+    """F14.2.3: percent change from baseline per subject, one row per parameter, one column per
+    visit.
 
-    Bars sorted from the largest increase (left) to the largest decrease (right), ties by
-    ``USUBJID``; blue for a decrease, vermillion for an increase, grey for no change. Each bar
-    has ``gid = "bar-<USUBJID>"``. A visit without values says so; subjects with a missing
-    ``PCHG`` at a visit are counted in the panel.
+    In each panel the bars run from the largest increase (left) to the largest decrease
+    (right), ties by ``USUBJID``; blue for a decrease, vermillion for an increase, grey for no
+    change; each bar has ``gid = "bar-<PARAMCD>-<USUBJID>"``. The bars are labelled with the
+    subject id (the part after the last ``-``) when there is room, else the axis counts them.
+    The panels of a row share its y-axis ("<label>, % change"); visits are titled on the top
+    row; one legend below. A visit without values says so (``gid="no-data"``); subjects with a
+    missing ``PCHG`` at a visit are counted in the panel's x-axis label.
 
     Parameters
     ----------
     pchg : DataFrame
-        ``USUBJID``, ``AVISIT``, ``PCHG`` (percent, e.g. -35.2); optionally ``PARAMCD``.
-    label : str
-        Parameter label (y-axis "Change from baseline in <label> (%)").
+        ``USUBJID``, ``AVISIT``, ``PCHG`` (percent, e.g. -35.2) and, with several parameters,
+        ``PARAMCD`` (with one parameter, only its rows are used when ``PARAMCD`` is present).
+    parameters : ParameterSpec or sequence of ParameterSpec
+        The rows, top to bottom. Only ``paramcd`` and ``label`` are used (the axis is a percent
+        change whatever the unit). One parameter: one row.
     visits : sequence of str
-        ``AVISIT`` values, one panel each.
-    paramcd : str, optional
-        Keep only rows of this ``PARAMCD``.
-    figsize : (float, float)
-        Figure size in inches.
+        ``AVISIT`` values, one column each.
+    row_height : float
+        Height of one row in inches (default :data:`WATERFALL_ROW_HEIGHT`).
+    figsize : (float, float), optional
+        Figure size in inches; default :data:`FIGSIZE` wide and ``row_height`` per row (at
+        least :data:`FIGSIZE` tall).
     """
-    check_columns(pchg, _PCHG_COLUMNS, "F14.2.3 waterfall", "pchg")
-    data = _filter_param(pchg, paramcd)
-    data = data.assign(_y=as_float(data["PCHG"]), _v=data["AVISIT"].astype(str))
-    fig = new_figure(figsize)
-    if not visits:
-        no_data(fig.add_subplot(), "No visits")
+    figure = "F14.2.3 waterfall"
+    specs = _as_specs(parameters, figure)
+    _check_rows(pchg, _PCHG_COLUMNS, specs, figure, "pchg")
+    if not visits or not specs:
+        fig = new_figure(figsize or FIGSIZE)
+        no_data(fig.add_subplot(), "No visits" if specs else "No parameters")
         return fig
-    axes = fig.subplots(1, len(visits), sharey=True, squeeze=False)[0]
-    for ax, visit in zip(axes, visits, strict=True):
-        grp = data.loc[data["_v"] == str(visit)]
-        n_missing = int(grp["_y"].isna().sum())
-        grp = grp.loc[grp["_y"].notna()]
-        grp = grp.assign(_id=grp["USUBJID"].astype(str)).sort_values(
-            ["_y", "_id"], ascending=[False, True], kind="stable")
-        ax.set_title(str(visit))
-        finish_axes(ax)
-        if grp.empty:
-            ax.text(0.5, 0.5, f"No values at {visit}", transform=ax.transAxes, ha="center",
-                    va="center", fontsize=10, gid="no-data")
-            ax.set_xticks([])
-            continue
-        y = grp["_y"].to_numpy(float)
-        colours = [_DECREASE if v < 0 else _INCREASE if v > 0 else _NO_CHANGE for v in y]
-        bars = ax.bar(np.arange(y.size), y, color=colours, width=0.8)
-        for bar, usubjid in zip(bars, grp["_id"], strict=True):
-            bar.set_gid(f"bar-{usubjid}")
-        ax.axhline(0, color=OKABE_ITO["black"], lw=0.8)
-        ax.set_xticks(np.arange(y.size), [short_id(u) for u in grp["_id"]],
-                      rotation=90 if y.size > 6 else 0)
-        ax.set_xlim(-0.7, y.size - 0.3)
-        ax.set_xlabel(f"Subject ({n_missing} without a value)" if n_missing else "Subject")
-    axes[0].set_ylabel(f"Change from baseline in {label} (%)")
+    fig, axes = _rows_figure(len(specs), len(visits), row_height, figsize)
+    panel_width = (fig.get_figwidth() - 1.2) / len(visits)
+    # room for the y label: the row less its tick and x labels (one row: title, legend)
+    room = (fig.get_figheight() - _GRID_MARGIN if len(specs) == 1 else row_height) - 0.7
+    for row, spec in zip(axes, specs, strict=True):
+        data = _filter_param(pchg, spec.paramcd)
+        data = data.assign(_y=as_float(data["PCHG"]), _v=data["AVISIT"].astype(str))
+        for ax, visit in zip(row, visits, strict=True):
+            _draw_waterfall_panel(ax, data.loc[data["_v"] == str(visit)], spec, str(visit),
+                                  panel_width)
+        row[0].set_ylabel(_row_label(spec.label, "% change", room))
+    _top_titles(axes, [str(v) for v in visits])
     handles = [Patch(color=_INCREASE, label="Increase"), Patch(color=_DECREASE, label="Decrease")]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
