@@ -180,7 +180,7 @@ def test_unknown_unit_from_param_label(tmp_path: Path) -> None:
     frames["adlb"] = frames["adlb"].drop(columns="AVALU")
     frames["adlb"].loc[2, "PARAM"] = "Prothrombin INR (seconds)"
     frames["adlb"].loc[2, "PARAMCD"] = "INR"
-    message = _error(write_study(tmp_path / "s", frames), ("labs",))
+    message = _error(write_study(tmp_path / "s", frames))
     _line(message, "adlb.csv data row 3", "variable PARAM", "rule unit-unknown", "'seconds'")
 
 
@@ -245,7 +245,7 @@ def test_error_list_is_capped_with_a_count(tmp_path: Path) -> None:
                    for i in range(len(big))]
     big["USUBJID"] = [f"X{i}" for i in range(len(big))]  # 180 subjects missing from ADSL
     frames["adlb"] = big
-    message = _error(write_study(tmp_path / "s", frames), ("labs",))
+    message = _error(write_study(tmp_path / "s", frames))
     lines = message.splitlines()
     assert lines[0].startswith("183 data error(s)")
     assert len(lines) == 1 + 50 + 1
@@ -283,3 +283,31 @@ def test_variable_duplicate(tmp_path: Path) -> None:
 def test_type_infinite_number(tmp_path: Path) -> None:
     message = _error(_broken(tmp_path, "adlb", 2, "AVAL", "inf"), ("labs",))
     _line(message, "adlb.csv data row 2", "variable AVAL", "rule type", "finite number")
+
+
+def test_repeated_values_are_typed_and_reported_row_by_row(tmp_path: Path) -> None:
+    # Text is parsed once per distinct value and spread back to the records: a value repeated
+    # on several rows must still give one error per row, and each row its own parsed value.
+    frames = valid_frames()
+    lab = frames["adlb"]
+    lab.loc[[1, 4, 9], "AVAL"] = "x1"  # the same bad number on data rows 2, 5 and 10
+    lab.loc[[2, 6], "ADTM"] = "2025-03-03T25:00"  # the same impossible time on rows 3 and 7
+    message = _error(write_study(tmp_path / "s", frames))
+    for row in (2, 5, 10):
+        _line(message, f"adlb.csv data row {row}:", "variable AVAL", "rule type",
+              "'x1' is not a finite number")
+    for row in (3, 7):
+        _line(message, f"adlb.csv data row {row}:", "variable ADTM", "rule type", "datetime")
+    assert message.count("rule type") == 5
+
+
+def test_repeated_values_keep_their_row_values(tmp_path: Path) -> None:
+    frames = valid_frames()
+    lab = frames["adlb"]
+    lab["AVAL"] = ["7", "0.5", "7", " 12 ", "1e2", "0.5"] * (len(lab) // 6)
+    lab["ADTM"] = ["2025-03-03T08:30", "2025-03-04T09:00"] * (len(lab) // 2)
+    study = load_study(write_study(tmp_path / "s", frames), analyses=ALL)
+    # the fixture's labs are in SI units already (no conversion), so AVAL is as written
+    assert study.adlb["AVAL"].tolist() == [7.0, 0.5, 7.0, 12.0, 100.0, 0.5] * (len(lab) // 6)
+    assert study.adlb["ADTM"].tolist() == [pd.Timestamp("2025-03-03 08:30"),
+                                           pd.Timestamp("2025-03-04 09:00")] * (len(lab) // 2)

@@ -145,9 +145,16 @@ def _attach_group(frame: pd.DataFrame | None, adsl: pd.DataFrame, name: str,
                    rule="not-in-safety-set", severity="excluded",
                    message=f"{count} {name.upper()} record(s) of a subject outside the Safety Set "
                            "excluded from the safety analyses")
-    out = frame.loc[inset].copy()
-    out[GROUP] = out["USUBJID"].map(groups).astype(str)
-    return out.reset_index(drop=True)
+    out = frame.loc[inset.to_numpy()].reset_index(drop=True)
+    out[GROUP] = _map_by_subject(out["USUBJID"], groups)
+    return out
+
+
+def _map_by_subject(subjects: pd.Series, groups: pd.Series) -> pd.Series:
+    """``subjects.map(groups).astype(str)``, looked up once per distinct subject."""
+    codes, distinct = pd.factorize(subjects, use_na_sentinel=False)
+    mapped = pd.Series(distinct).map(groups).astype(str)
+    return pd.Series(mapped.array.take(codes), index=subjects.index)
 
 
 def prepare_safety(

@@ -111,6 +111,12 @@ def exposure(study: object, sap: object = None, issues: DataIssues | None = None
     return b.frame()
 
 
+def _vs_columns(advs: pd.DataFrame) -> list[str]:
+    """The ADVS variables the session vital-sign analyses read (present ones)."""
+    return [c for c in ("USUBJID", GROUP, "SESSNUM", "PARAMCD", "ATPT", "AVAL")
+            if c in advs.columns]
+
+
 def session_vital_flags(advs: pd.DataFrame, sap: object = None) -> pd.DataFrame:
     """Hypotension and fever flags of each session with vital signs.
 
@@ -124,7 +130,7 @@ def session_vital_flags(advs: pd.DataFrame, sap: object = None) -> pd.DataFrame:
     sbp_limit = float(getattr(vit, "hypotension_sbp", 90.0))
     drop = float(getattr(vit, "sbp_drop", 20.0))
     fever = float(getattr(vit, "fever_temp", 38.0))
-    vs = advs.loc[advs["SESSNUM"].notna()].copy()
+    vs = advs.loc[advs["SESSNUM"].notna().to_numpy(), _vs_columns(advs)]
     vs["_ATPT"] = _text(vs, "ATPT")
     vs["AVAL"] = pd.to_numeric(vs["AVAL"], errors="coerce")
     keys = ["USUBJID", GROUP, "SESSNUM"]
@@ -151,17 +157,20 @@ def vital_signs(study: object, sap: object = None, issues: DataIssues | None = N
     if data.advs is None or "SESSNUM" not in data.advs.columns:
         return to_frame([])
     advs = data.advs
-    vs = advs.loc[advs["SESSNUM"].notna()].copy()
+    vs = advs.loc[advs["SESSNUM"].notna().to_numpy(), _vs_columns(advs)]
     vs["SESSNUM"] = vs["SESSNUM"].astype(int)
     vs["_ATPT"] = _text(vs, "ATPT")
     vs["AVAL"] = pd.to_numeric(vs["AVAL"], errors="coerce")
     analysis = getattr(data.sap, "analyses", {}).get("SAF-VS")
     listed = list(getattr(analysis, "parameters", ()) or ())
-    params = [p for p in listed if p in set(vs["PARAMCD"])] or sorted(vs["PARAMCD"].unique())
+    present = set(vs["PARAMCD"].unique())
+    params = [p for p in listed if p in present] or sorted(vs["PARAMCD"].unique())
     flags = session_vital_flags(advs, data.sap)
     sessions = sorted(int(s) for s in vs["SESSNUM"].unique())
-    cells = {k: part for k, part in vs.groupby([GROUP, "SESSNUM", "PARAMCD", "_ATPT"])}
-    empty = vs.iloc[0:0]
+    # Each cell's values by position (record order), without one frame per cell.
+    cells = vs.groupby([GROUP, "SESSNUM", "PARAMCD", "_ATPT"]).indices
+    aval = vs["AVAL"].to_numpy(dtype=float)
+    none = np.array([], dtype=np.intp)
     b = ArdBuilder("SAF-VS")
     add_header(b, data)
     for level, groups, _n in data.each_group():
@@ -170,8 +179,7 @@ def vital_signs(study: object, sap: object = None, issues: DataIssues | None = N
             for code in params:
                 g = {**groups, "SESSNUM": str(k), "PARAMCD": code}
                 for tp in _ATPT:
-                    rows = cells.get((level, k, code, tp), empty)
-                    _describe(b, "AVAL", rows["AVAL"], g, tp)
+                    _describe(b, "AVAL", aval[cells.get((level, k, code, tp), none)], g, tp)
         for k in [*sessions, "All"]:
             fk = fl if k == "All" else fl.loc[fl["SESSNUM"] == k]
             g = {**groups, "SESSNUM": str(k)}

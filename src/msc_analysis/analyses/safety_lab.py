@@ -97,8 +97,16 @@ def _visit_table(lab: pd.DataFrame) -> pd.DataFrame:
         "SESSN": sess.fillna(0.0),
     }, index=lab.index)
     vis["LABEL"] = _visit_labels(vis["AVISIT"], vis["ATPT"])
-    vis["ATPTN"] = vis["ATPT"].map(_ATPT_ORDER).fillna(-1)
+    vis["ATPTN"] = _map_distinct(vis["ATPT"], _ATPT_ORDER).fillna(-1)
     return vis
+
+
+def _map_distinct(values: pd.Series, mapping: dict[str, int]) -> pd.Series:
+    """``values.map(mapping)``, looked up once per distinct value (the result's dtype is
+    inferred from the same mapped values)."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = pd.Series(distinct).map(mapping)
+    return pd.Series(mapped.to_numpy()[codes], index=values.index, dtype=mapped.dtype)
 
 
 def lab_summary(study: object, sap: object = None, issues: DataIssues | None = None,
@@ -123,18 +131,22 @@ def lab_summary(study: object, sap: object = None, issues: DataIssues | None = N
                         message=f"{code}: {int(count)} record(s) without an analysis visit "
                                 "(unscheduled) not summarised by visit")
     lab = lab.loc[~unscheduled]
-    cells = {key: part for key, part in lab.groupby(["PARAMCD", "_LABEL", GROUP], sort=False)}
-    empty = lab.iloc[0:0]
+    # Each cell's records by position (in record order), read from the value columns: the
+    # same values as the cell's frame, without materialising one frame per cell.
+    cells = lab.groupby(["PARAMCD", "_LABEL", GROUP], sort=False).indices
+    columns = {v: lab[v].to_numpy(dtype=float) for v in ("AVAL", "CHG") if v in lab.columns}
+    none = np.array([], dtype=np.intp)
     for code in params:
         keys = ["_AVISITN", "_SESSN", "_ATPTN"]
-        order = (lab.loc[lab["PARAMCD"] == code].groupby("_LABEL")[keys].min()
+        order = (lab.loc[(lab["PARAMCD"] == code).to_numpy(), ["_LABEL", *keys]]
+                 .groupby("_LABEL")[keys].min()
                  .sort_values(keys, na_position="last", kind="stable"))
         for label in order.index:
             for level, groups, _ in data.each_group():
-                rows = cells.get((code, label, level), empty)
+                at = cells.get((code, label, level), none)
                 g = {**groups, "PARAMCD": code, "AVISIT": label}
                 for variable in ("AVAL", "CHG"):
-                    summary = stats.describe(rows[variable].to_numpy(dtype=float))
+                    summary = stats.describe(columns[variable][at])
                     if variable == "CHG" and summary["n"] == 0:
                         continue
                     for name in _DESCRIBE:
@@ -192,7 +204,9 @@ def lab_grade3(study: object, sap: object = None, issues: DataIssues | None = No
         return to_frame([])
     params = lab_parameters(data, "SAF-LBG3", graded_only=True)
     lab = data.lab
-    post = lab.loc[(lab["POSTFL"] == "Y") & lab["ATOXGRN"].notna() & lab["PARAMCD"].isin(params)]
+    post = lab.loc[((lab["POSTFL"] == "Y") & lab["ATOXGRN"].notna()
+                    & lab["PARAMCD"].isin(params)).to_numpy(),
+                   ["USUBJID", GROUP, "PARAMCD", "ATOXGRN", "BTOXGRN"]]
     post = post.assign(GE3=post["ATOXGRN"] >= 3,
                        WORSE=(post["ATOXGRN"] >= 3) & ~(post["BTOXGRN"] >= post["ATOXGRN"]))
     b = ArdBuilder("SAF-LBG3")

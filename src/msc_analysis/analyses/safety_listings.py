@@ -13,6 +13,8 @@ group, subject and date, with the columns a reviewer reads. The renderer
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -41,19 +43,44 @@ def _ae_frame(data: object) -> pd.DataFrame:
         return pd.DataFrame(columns=list(_AE_COLUMNS))
     frame = ae.frame.copy()
     crit = [v for v in ae.seriousness_vars]
-    frame["SERCRIT"] = [
-        "; ".join(v for v in crit if str(row.get(f"SER_{v}", "")) == "Y")
-        for row in frame[[f"SER_{v}" for v in crit]].to_dict("records")
-    ] if crit else ""
+    frame["SERCRIT"] = _join_flagged(
+        crit, [_as_text(frame[f"SER_{v}"]) == "Y" for v in crit]) if crit else ""
     rel = list(ae.relationship_vars)
-    frame["RELATION"] = [
-        "; ".join(f"{v}: {str(row.get(v, '')) or 'missing'}" for v in rel)
-        for row in frame[rel].to_dict("records")
-    ] if rel else ""
+    frame["RELATION"] = _join_texts(
+        [_as_text(frame[v], lambda x, v=v: f"{v}: {x or 'missing'}") for v in rel]
+    ) if rel else ""
     for col in _AE_COLUMNS:
         if col not in frame.columns:
             frame[col] = ""
     return frame
+
+
+def _as_text(values: pd.Series, how: Callable[[str], str] = lambda x: x) -> np.ndarray:
+    """``how(str(value))`` of each value (object array), computed once per distinct value of a
+    text column (other columns value by value)."""
+    if isinstance(values.dtype, pd.StringDtype):
+        codes, distinct = pd.factorize(values, use_na_sentinel=False)
+        return np.array([how(str(x)) for x in distinct], dtype=object)[codes]
+    return np.array([how(str(x)) for x in values], dtype=object)
+
+
+def _join_flagged(names: list[str], flags: list[np.ndarray]) -> list[str]:
+    """For each record, ``"; ".join`` of the ``names`` whose flag is set."""
+    pattern = np.zeros(len(flags[0]), dtype=np.int64)
+    for i, flag in enumerate(flags):
+        pattern |= flag.astype(np.int64) << i
+    distinct, codes = np.unique(pattern, return_inverse=True)
+    texts = np.array(["; ".join(v for i, v in enumerate(names) if int(p) >> i & 1)
+                      for p in distinct], dtype=object)
+    return texts[codes.reshape(-1)].tolist()
+
+
+def _join_texts(parts: list[np.ndarray]) -> list[str]:
+    """For each record, ``"; ".join`` of its texts in ``parts`` (object arrays)."""
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "; " + part
+    return list(joined)
 
 
 def _finish(frame: pd.DataFrame, columns: tuple[str, ...], by: str | None,
@@ -135,7 +162,8 @@ def listing_lab_grade3(study: object, sap: object = None, issues: DataIssues | N
         return pd.DataFrame(columns=[_group_label(data.by) if c == GROUP else c
                                      for c in columns])
     lab = data.lab
-    sel = lab.loc[(lab["POSTFL"] == "Y") & (lab["ATOXGRN"] >= 3)].copy()
+    sel = lab.loc[((lab["POSTFL"] == "Y") & (lab["ATOXGRN"] >= 3)).to_numpy(),
+                  [c for c in columns if c in lab.columns]]
     for col in columns:
         if col not in sel.columns:
             sel[col] = ""

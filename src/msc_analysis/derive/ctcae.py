@@ -129,9 +129,11 @@ def signif(x: object, digits: int = 6) -> np.ndarray:
         mag = np.floor(np.log10(np.abs(vals)))
         decimals = (digits - 1 - mag).astype(int)
         rounded = np.empty_like(vals)
-        for d in np.unique(decimals):
+        # Each number of decimals present, in increasing order (a range scan, not a sort).
+        for d in range(int(decimals.min()), int(decimals.max()) + 1):
             sel = decimals == d
-            rounded[sel] = np.round(vals[sel], int(d))
+            if sel.any():
+                rounded[sel] = np.round(vals[sel], d)
         out[finite] = rounded
     return out
 
@@ -259,16 +261,18 @@ def baseline_abnormal(term: str, base: object, lln: object = None, uln: object =
     return out
 
 
-def _bound(factor: float, ref: str, refs: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+def _rounded_bound(factor: float, ref: str, refs: Mapping[str, np.ndarray], n: int,
+                   digits: int) -> np.ndarray:
+    """The bound ``factor x reference`` of each value, rounded with :func:`signif`; an
+    absolute (``ABS``) bound is the same for every value and is rounded once."""
     if ref == "ABS":
-        return np.full(n, factor)
-    return factor * refs[ref]
+        return np.full(n, float(signif(factor, digits)))
+    return signif(factor * refs[ref], digits)
 
 
-def _compare(value: np.ndarray, bound: np.ndarray, op: str, digits: int) -> np.ndarray:
-    """1.0 / 0.0 / NaN (bound or value missing) for ``value op bound`` on rounded values."""
-    v = signif(value, digits)
-    b = signif(bound, digits)
+def _compare_rounded(v: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
+    """1.0 / 0.0 / NaN (bound or value missing) for ``v op b``, both already rounded with
+    :func:`signif`."""
     with np.errstate(invalid="ignore"):
         res = {">": v > b, ">=": v >= b, "<": v < b, "<=": v <= b}[op].astype(float)
     res[np.isnan(v) | np.isnan(b)] = np.nan
@@ -339,6 +343,16 @@ def grade_values(
         abnormal = np.zeros(n)
     grade = np.zeros(n)
     unknown_max = np.full(n, -math.inf)
+    rounded = signif(value, digits)  # the same for every criterion: rounded once
+    # A grade's upper bound is often the next grade's lower bound: each distinct bound
+    # (factor x reference) is rounded once.
+    bounds: dict[tuple[float, str], np.ndarray] = {}
+
+    def bound(factor: float, ref: str) -> np.ndarray:
+        if (factor, ref) not in bounds:
+            bounds[(factor, ref)] = _rounded_bound(factor, ref, refs, n, digits)
+        return bounds[(factor, ref)]
+
     for row in rows.itertuples(index=False):
         uses_base = "BASE" in (row.lower_ref, row.upper_ref)
         if not use_baseline and (uses_base or row.baseline == "abnormal"):
@@ -355,11 +369,11 @@ def grade_values(
             applies = np.where(np.isnan(refs["BASE"]), 0.0, applies)
         hit = applies
         if not pd.isna(row.lower):
-            hit = _and(hit, _compare(value, _bound(row.lower, row.lower_ref, refs, n),
-                                     row.lower_op, digits))
+            hit = _and(hit, _compare_rounded(rounded, bound(row.lower, row.lower_ref),
+                                             row.lower_op))
         if not pd.isna(row.upper):
-            hit = _and(hit, _compare(value, _bound(row.upper, row.upper_ref, refs, n),
-                                     row.upper_op, digits))
+            hit = _and(hit, _compare_rounded(rounded, bound(row.upper, row.upper_ref),
+                                             row.upper_op))
         grade = np.where(hit == 1.0, np.maximum(grade, row.grade), grade)
         unknown_max = np.where(np.isnan(hit), np.maximum(unknown_max, row.grade), unknown_max)
     out = np.where(unknown_max > grade, np.nan, grade)

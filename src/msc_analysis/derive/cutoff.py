@@ -131,7 +131,7 @@ def _status_at_cutoff(
     last_contact = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
     for var in ("DTHDT", "LTXDT", "LSTALVDT"):
         if var in adsl.columns:
-            last_contact = last_contact.combine(adsl[var], _latest)
+            last_contact = _later(last_contact, adsl[var])
     for date_var, flag in (("DTHDT", "DTHFL"), ("LTXDT", "LTXFL")):
         if date_var in adsl.columns:
             later = adsl[date_var] >= end
@@ -157,9 +157,6 @@ def _status_at_cutoff(
     return adsl
 
 
-def _latest(a: pd.Timestamp, b: pd.Timestamp) -> pd.Timestamp:
-    if pd.isna(a):
-        return b
-    if pd.isna(b):
-        return a
-    return max(a, b)
+def _later(a: pd.Series, b: pd.Series) -> pd.Series:
+    """The later of two dates of each record, a missing date ignored (missing when both are)."""
+    return a.where(b.isna() | (a >= b), b)

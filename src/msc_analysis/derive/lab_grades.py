@@ -33,7 +33,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,9 +99,18 @@ def _text(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].fillna("").astype(str).str.strip()
 
 
+def _spread(values: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``func(values)`` for an element-wise ``func``, computed once per distinct value."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=False)
+    mapped = func(pd.Series(distinct))
+    return pd.Series(mapped.array.take(codes), index=values.index)
+
+
 def _unit_of(frame: pd.DataFrame) -> pd.Series:
+    """Each record's unit: ``AVALU``, else the unit at the end of ``PARAM`` (``"... (g/L)"``)."""
     unit = _text(frame, "AVALU")
-    param = _text(frame, "PARAM").str.extract(r"\(([^()]*)\)\s*$", expand=False).fillna("")
+    param = _spread(_text(frame, "PARAM"), lambda distinct: distinct.str.extract(
+        r"\(([^()]*)\)\s*$", expand=False).fillna(""))
     return unit.where(unit != "", param)
 
 
@@ -175,29 +184,34 @@ def grade_labs(
     out["CHG"] = (aval - out["BASE"]).where(post)
     lln = _col(out, "ANRLO", "A1LO")
     uln = _col(out, "ANRHI", "A1HI")
+    rows_of = _rows_by_code(out["PARAMCD"])
     params: Mapping[str, object] = getattr(sap, "parameters", {}) if sap is not None else {}
     for code, p in params.items():
-        rows = (out["PARAMCD"] == code).to_numpy()
+        rows = rows_of(code)
         if getattr(p, "lln", None) is not None:
             lln = lln.where(~(rows & lln.isna().to_numpy()), float(p.lln))  # type: ignore[attr-defined]
         if getattr(p, "uln", None) is not None:
             uln = uln.where(~(rows & uln.isna().to_numpy()), float(p.uln))  # type: ignore[attr-defined]
     out["LLN"] = lln
     out["ULN"] = uln
-    for name in ("ATOXGRN", "ATOXGRNR", "BTOXGRN", "BTOXGRNR"):
-        out[name] = np.nan
-    out["ATOXTERM"] = ""
-    out["ATOXDIR"] = ""
-    units = _unit_of(out)
+    n = len(out)
+    grades = {name: np.full(n, np.nan) for name in ("ATOXGRN", "ATOXGRNR", "BTOXGRN", "BTOXGRNR")}
+    terms = np.full(n, "", dtype=object)
+    directions = np.full(n, "", dtype=object)
+    unit_codes, unit_values = pd.factorize(_unit_of(out), use_na_sentinel=False)
+    values, bases = aval.to_numpy(), out["BASE"].to_numpy(dtype=float)
+    lows, highs = lln.to_numpy(), uln.to_numpy()
     graded = graded_parameters(out["PARAMCD"].unique(), sap)
     for code, g in graded.items():
-        rows = (out["PARAMCD"] == code).to_numpy()
-        out.loc[rows, "ATOXTERM"] = g.term
-        out.loc[rows, "ATOXDIR"] = ctcae.term_direction(g.term, crit)
+        rows = rows_of(code)
+        terms[rows] = g.term
+        directions[rows] = ctcae.term_direction(g.term, crit)
         factors = np.full(int(rows.sum()), np.nan)
-        for unit in sorted(set(units[rows])):
+        unit_of_row = unit_codes[rows]
+        present = {unit_values[i]: i for i in np.unique(unit_of_row)}
+        for unit in sorted(present):
             f = ctcae.convert_to_criteria_unit(g.term, unit, crit)
-            sel = (units[rows] == unit).to_numpy()
+            sel = unit_of_row == present[unit]
             if f is None:
                 if issues is not None:
                     issues.add(source=_SOURCE, variable="AVALU", rule="unit-not-gradable",
@@ -207,30 +221,46 @@ def grade_labs(
                                        f"{ctcae.criteria_unit(g.term, crit)!r})")
                 continue
             factors[sel] = f
-        v = aval[rows].to_numpy() * factors
-        b = out.loc[rows, "BASE"].to_numpy() * factors
-        lo = lln[rows].to_numpy() * factors
-        hi = uln[rows].to_numpy() * factors
+        v = values[rows] * factors
+        b = bases[rows] * factors
+        lo = lows[rows] * factors
+        hi = highs[rows] * factors
         kw = {"lln": lo, "uln": hi, "criteria": crit, "digits": digits}
-        out.loc[rows, "ATOXGRN"] = ctcae.grade_values(g.term, v, base=b,
-                                                      use_baseline=g.use_baseline, **kw)
-        out.loc[rows, "ATOXGRNR"] = ctcae.grade_values(g.term, v, base=b, use_baseline=False,
-                                                       **kw)
+        grades["ATOXGRN"][rows] = ctcae.grade_values(g.term, v, base=b,
+                                                     use_baseline=g.use_baseline, **kw)
+        grades["ATOXGRNR"][rows] = ctcae.grade_values(g.term, v, base=b, use_baseline=False,
+                                                      **kw)
         # The baseline value graded like any value: relative to itself under the
         # abnormal-baseline rule (grade 0 when abnormal), and against the normal range.
-        out.loc[rows, "BTOXGRN"] = ctcae.grade_values(g.term, b, base=b,
-                                                      use_baseline=g.use_baseline, **kw)
-        out.loc[rows, "BTOXGRNR"] = ctcae.grade_values(g.term, b, base=b, use_baseline=False,
-                                                       **kw)
+        grades["BTOXGRN"][rows] = ctcae.grade_values(g.term, b, base=b,
+                                                     use_baseline=g.use_baseline, **kw)
+        grades["BTOXGRNR"][rows] = ctcae.grade_values(g.term, b, base=b, use_baseline=False,
+                                                      **kw)
         if issues is not None:
-            ungraded = rows & out["ATOXGRN"].isna().to_numpy() & aval.notna().to_numpy()
+            ungraded = rows & np.isnan(grades["ATOXGRN"]) & aval.notna().to_numpy()
             for i in np.flatnonzero(ungraded):
                 issues.add(source=_SOURCE, file=str(out["_file"].iloc[i]) if "_file" in out
                            else "adlb", row=_row(out, i), usubjid=str(out["USUBJID"].iloc[i]),
                            variable="AVAL", rule="grade-undetermined", severity="warning",
                            message=f"{code} value {aval.iloc[i]!r}: CTCAE grade cannot be decided "
                                    "(normal-range limit or unit missing); not counted as graded")
+    for name, grade in grades.items():
+        out[name] = grade
+    out["ATOXTERM"] = pd.Series(terms, index=out.index, dtype="str")
+    out["ATOXDIR"] = pd.Series(directions, index=out.index, dtype="str")
     return out
+
+
+def _rows_by_code(paramcd: pd.Series) -> Callable[[str], np.ndarray]:
+    """A function giving the boolean row mask of a parameter code (``paramcd == code``),
+    from one factorisation of the column instead of a text comparison per code."""
+    codes, values = pd.factorize(paramcd)
+    position = {value: i for i, value in enumerate(values)}
+
+    def rows(code: str) -> np.ndarray:
+        return codes == position.get(code, -2)
+
+    return rows
 
 
 def _row(frame: pd.DataFrame, i: int) -> int | None:
@@ -250,7 +280,8 @@ def worst_post_baseline(graded: pd.DataFrame, grade: str = "ATOXGRNR") -> pd.Dat
         post-baseline value could be graded), ``NPOST`` (post-baseline values with a grade).
     """
     base_col = {"ATOXGRN": "BTOXGRN", "ATOXGRNR": "BTOXGRNR"}[grade]
-    g = graded[graded["ATOXTERM"] != ""]
+    g = graded.loc[(graded["ATOXTERM"] != "").to_numpy(),
+                   ["USUBJID", "PARAMCD", "POSTFL", base_col, grade]]
     subj = g.groupby(["USUBJID", "PARAMCD"], sort=True)
     base = subj[base_col].max().rename("BGRADE")
     post = g[(g["POSTFL"] == "Y") & g[grade].notna()]

@@ -215,7 +215,7 @@ def to_si(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> pd.DataFrame
     """
     if "PARAMCD" not in frame.columns or "AVAL" not in frame.columns:
         return frame
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the converted columns are copied on change
     given = out["AVALU"] if "AVALU" in out.columns else pd.Series("", index=out.index, dtype="str")
     given = given.astype("str").fillna("")
     from_param = "PARAM" in out.columns and (given == "").any()
@@ -226,10 +226,14 @@ def to_si(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> pd.DataFrame
         units = given.where(given != "", parsed)
     codes = _map_distinct(out["PARAMCD"].astype("str").fillna(""), _cached_trial_code)
     known = codes.notna().to_numpy()
-    new_units = units.copy()
+    new_units = units.to_numpy(dtype=object, copy=True)
     combos = pd.DataFrame({"code": codes, "unit": units})[known].drop_duplicates()
+    code_ids, code_values = pd.factorize(codes, use_na_sentinel=True)
+    unit_ids, unit_values = pd.factorize(units, use_na_sentinel=True)
+    code_at = {value: i for i, value in enumerate(code_values)}
+    unit_at = {value: i for i, value in enumerate(unit_values)}
     for code, unit in combos.itertuples(index=False):
-        rows = known & (codes == code).to_numpy() & (units == unit).to_numpy()
+        rows = (code_ids == code_at[code]) & (unit_ids == unit_at[unit])
         conv = conversion(code, unit)
         if conv is None:
             _unknown_unit(out, rows, code, unit, unit_column, dataset, issues)
@@ -242,7 +246,7 @@ def to_si(frame: pd.DataFrame, dataset: str, issues: DataIssues) -> pd.DataFrame
             out.loc[rows, "PARAM"] = out.loc[rows, "PARAM"].str.replace(
                 f"({unit})", f"({si_unit(code)})", regex=False)
         _note_conversion(out, rows, code, unit, conv, dataset, issues)
-    out["AVALU"] = new_units.astype("str")
+    out["AVALU"] = pd.Series(new_units, index=out.index).astype("str")
     return out
 
 
@@ -251,8 +255,15 @@ _code_cache: dict[str, str | None] = {}
 
 
 def _map_distinct(values: pd.Series, func: Callable[[str], str | None]) -> pd.Series:
-    """``values.map(func)``, calling ``func`` once per distinct value rather than per record."""
-    return values.map({value: func(value) for value in values.unique()})
+    """``values.map(func)``, calling ``func`` once per distinct value rather than per record.
+
+    The distinct values are mapped (so the result's dtype is inferred from the same values as
+    ``values.map`` would) and spread to the records by their codes.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    distinct = pd.Series(uniques)
+    mapped = distinct.map({value: func(value) for value in distinct})
+    return pd.Series(mapped.array.take(codes), index=values.index, name=values.name)
 
 
 def _cached_unit_from_param(param: str) -> str:

@@ -844,19 +844,43 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _column_texts(values: pd.Series) -> list[str]:
+    """:func:`_cell_text` of every value of a column, computed once per distinct value.
+
+    The distinct values are found on exactly what :func:`_cell_text` would see: the bit
+    pattern of a float (so ``-0.0`` and ``0.0`` stay apart), the integer, the timestamp or the
+    text; columns of other types (objects) are formatted value by value.
+    """
+    dtype = values.dtype
+    if dtype == np.float64:
+        codes, bits = pd.factorize(values.to_numpy().view(np.int64))
+        distinct = bits.view(np.float64).tolist()
+    elif isinstance(dtype, pd.StringDtype) or (
+            isinstance(dtype, np.dtype) and dtype.kind in ("i", "u", "b", "M")):
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        distinct = list(uniques)
+    else:
+        return [_cell_text(v) for v in values]
+    texts = np.array([_cell_text(v) for v in distinct], dtype=object)
+    return texts[codes].tolist()
+
+
 def listing_table(frame: pd.DataFrame, number: str, title: str,
                   population: str = "Safety Set", footnotes: Sequence[str] = ()) -> DisplayTable:
     """A listing (no statistics): one body row per record, values shown as they are."""
     columns = [Column(f"v{i}", str(name), align="left") for i, name in enumerate(frame.columns)]
-    body = pd.DataFrame({f"v{i}": [_cell_text(v) for v in frame[name]]
-                         for i, name in enumerate(frame.columns)})
-    body["label"] = [str(i + 1) for i in range(len(frame))]
+    keys = [c.key for c in columns]
+    texts = [_column_texts(frame[name]) for name in frame.columns]
+    rows = tuple(BodyRow(label=str(i + 1), cells=dict(zip(keys, cells, strict=True)))
+                 for i, cells in enumerate(zip(*texts, strict=True)))
+    if not keys:
+        rows = tuple(BodyRow(label=str(i + 1)) for i in range(len(frame)))
     notes = list(footnotes)
     if frame.empty:
         notes.insert(0, "No records.")
-    return DisplayTable.from_frame(number, title, population, columns, body, indent=None,
-                                   group=None, footnotes=tuple(notes), data=empty_trace(),
-                                   stub_header="No.", kind="Listing")
+    return DisplayTable(number, title, population, tuple(columns), rows,
+                        footnotes=tuple(notes), data=empty_trace(), stub_header="No.",
+                        kind="Listing")
 
 
 #: Analysis id -> (TFL id, builder) of every safety table.
