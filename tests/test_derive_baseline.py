@@ -105,3 +105,26 @@ def test_missing_variables_raise_data_error() -> None:
     with pytest.raises(DataError, match="AVAL"):
         derive_baseline(pd.DataFrame({"USUBJID": ["S1"], "PARAMCD": ["TBIL"]}),
                         first_session_start(None, ADEX))
+
+
+def test_other_variables_and_record_order_are_kept_and_the_input_is_untouched() -> None:
+    # The derivation reads a few variables only; every other variable must come back as it
+    # was, on the same records in the same order (index reset), and the caller's frame must
+    # not change (the result shares its unchanged columns copy-on-write).
+    lb = _lb([
+        ("S1", "TBIL", 250.0, "2024-01-09T08:00", "", np.nan),       # day 8, listed first
+        ("S1", "TBIL", 320.0, "2024-01-01T08:00", "", np.nan),       # day -1 -> baseline
+        ("S1", "INR", 1.9, "2024-01-01T08:00", "", np.nan),          # day -1 -> baseline
+    ])
+    lb["LBORRES"] = ["250", "320", "1.9"]
+    lb.index = [10, 11, 12]
+    before = lb.copy()
+    out = derive_change(derive_baseline(lb, first_session_start(None, ADEX)))
+    pd.testing.assert_frame_equal(lb, before)
+    assert list(out.columns) == [*lb.columns, "PREFL", "ABLFL", "BASE", "BASEDTM", "CHG", "PCHG"]
+    assert list(out.index) == [0, 1, 2]
+    assert out["LBORRES"].tolist() == ["250", "320", "1.9"]
+    assert out["ABLFL"].tolist() == ["", "Y", "Y"]
+    assert out["BASE"].tolist() == [320.0, 320.0, 1.9]
+    assert out["BASEDTM"].tolist() == [pd.Timestamp("2024-01-01T08:00")] * 3
+    assert out["CHG"].iloc[0] == pytest.approx(-70.0)

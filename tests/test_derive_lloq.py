@@ -50,3 +50,16 @@ def test_flagged_record_without_any_lloq_is_a_data_error() -> None:
 def test_unknown_rule_is_a_settings_error() -> None:
     with pytest.raises(SettingsError, match="zero"):
         substitute_lloq(_lb(), "zero", {})
+
+
+def test_sap_lloq_is_looked_up_per_parameter_and_input_untouched() -> None:
+    # SAP LLOQs: IL6 5 (a value of 3 is below: 2.5 under the half rule), CRP none (its value
+    # stays), a record without PARAMCD has no SAP LLOQ either; the caller's frame is unchanged.
+    lb = pd.DataFrame({"PARAMCD": pd.Series(["IL6", "CRP", None, "IL6"], dtype=str),
+                       "AVAL": [3.0, 0.1, 0.2, 7.0]})
+    before = lb.copy()
+    out = substitute_lloq(lb, "half", {"IL6": 5.0, "CRP": None})
+    pd.testing.assert_frame_equal(lb, before)
+    assert out["AVAL"].tolist() == [2.5, 0.1, 0.2, 7.0]
+    assert out["BLQFL"].tolist() == ["Y", "", "", ""]
+    assert out["AVALIMP"].tolist() == ["LLOQ/2", "", "", ""]

@@ -99,3 +99,26 @@ def test_transplant_and_death_reasons() -> None:
     assert kept["AVAL"].tolist() == [1.0, 3.0]
     assert dropped["AVAL"].tolist() == [2.0]
     assert dropped["REASON"].tolist() == [REASON_AFTER_TRANSPLANT]
+
+
+def test_missing_reasons_at_many_subjects_by_hand() -> None:
+    # First session 2024-01-01 for all but S6; Day 7 window ends on day 10 = 2024-01-10.
+    from msc_analysis.derive.visits import missing_reason_at, missing_reasons_at
+
+    first = pd.to_datetime(["2024-01-01"] * 5 + [None])
+    death = pd.to_datetime([None, "2024-01-10", "2024-01-09", "2024-01-05", "2024-01-11",
+                            "2024-01-02"])
+    transplant = pd.to_datetime([None, None, "2024-01-09", "2024-01-08", None, None])
+    expected = [
+        REASON_NO_VALUE,    # S1: no event
+        REASON_DEATH,       # S2: death on the last day of the window (day 10)
+        REASON_TRANSPLANT,  # S3: transplant and death the same day: the transplant
+        REASON_DEATH,       # S4: death (day 5) before the transplant (day 8)
+        REASON_NO_VALUE,    # S5: death after the window
+        REASON_NO_VALUE,    # S6: no first session
+    ]
+    day7 = VISITS[0]
+    got = missing_reasons_at(day7, pd.Series(first), pd.Series(death), pd.Series(transplant))
+    assert got.tolist() == expected
+    assert [missing_reason_at(day7, f, d, t)
+            for f, d, t in zip(first, death, transplant, strict=True)] == expected

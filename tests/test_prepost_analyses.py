@@ -403,3 +403,46 @@ def test_precomputed_primary_data_gives_the_same_ard(sap, result) -> None:
                            analysis_population(sap))
     pd.testing.assert_frame_equal(run_prepost(toy_study(), sap, DataIssues(), primary=data),
                                   result[0])
+
+
+def test_visit_values_and_reasons_subject_by_subject(sap) -> None:
+    # The analysed values and the reasons for the others at each visit, checked one subject
+    # at a time against the rule: no baseline -> "no baseline value"; no analysed value in
+    # the window -> death / transplant before the visit or no value (missing_reason);
+    # otherwise the window's analysed value. By hand for the toy study: TBIL Day 14 has no
+    # value for S09 (died day 12), Day 28 none for S08 (transplant day 20) nor S09.
+    from msc_analysis.analyses.prepost import (
+        REASON_NO_BASELINE,
+        _followup,
+        _visit_values,
+        lab_parameters,
+    )
+    from msc_analysis.derive.visits import REASON_DEATH, REASON_TRANSPLANT
+
+    data = prepare_prepost(toy_study(), sap, sap.lloq.primary, lab_parameters(sap))
+    visits = {v.name: v for v in _followup(sap)}
+    w = data.windows
+    for p in ("TBIL", "IL6", "INR", "PTA"):
+        for visit in visits.values():
+            values, excluded = _visit_values(data, p, visit)
+            assert list(values.columns) == ["USUBJID", "AVAL", "BASE", "CHG", "PCHG"]
+            assert values["USUBJID"].tolist() + excluded["USUBJID"].tolist() != []
+            for s in data.subjects:
+                has_base = ((data.base["USUBJID"] == s) & (data.base["PARAMCD"] == p)).any()
+                at = w.loc[(w["USUBJID"] == s) & (w["PARAMCD"] == p)
+                           & (w["AVISIT"] == visit.name) & (w["ANL01FL"] == "Y")]
+                if has_base and len(at):
+                    row = values.loc[values["USUBJID"] == s].iloc[0]
+                    assert row["AVAL"] == at["AVAL"].iloc[-1]
+                    assert row["BASE"] == at["BASE"].iloc[-1]
+                    assert s not in excluded["USUBJID"].tolist()
+                else:
+                    reason = excluded.loc[excluded["USUBJID"] == s, "REASON"].tolist()
+                    expected = (REASON_NO_BASELINE if not has_base
+                                else data.missing_reason(s, visit))
+                    assert reason == [expected]
+    _, excluded = _visit_values(data, "TBIL", visits["Day 14"])
+    assert excluded[["USUBJID", "REASON"]].values.tolist() == [["S09", REASON_DEATH]]
+    _, excluded = _visit_values(data, "TBIL", visits["Day 28"])
+    assert excluded[["USUBJID", "REASON"]].values.tolist() == [
+        ["S08", REASON_TRANSPLANT], ["S09", REASON_DEATH]]

@@ -132,3 +132,35 @@ def test_sign_test_errors() -> None:
         stats.sign_test([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(StatsInputError, match="not enough"):
         stats.sign_test([np.nan], [1.0])
+
+
+def test_sign_test_interval_rank_large_n_by_hand() -> None:
+    # n = 100 (no zeros), 95%: R pbinom(39, 100, 0.5) = 0.0176001, pbinom(40, 100, 0.5) =
+    # 0.0284440, so k = 40 covers 1 - 2 * 0.0176001 = 0.9648 and k = 41 only 0.9431:
+    # the interval is (d_(40), d_(61)) (the classic table value, e.g. Conover, Practical
+    # Nonparametric Statistics, 3rd ed., sect. 3.2).
+    d = np.arange(1.0, 101.0)
+    res = stats.sign_test(d)
+    assert res.conf_int == (40.0, 61.0)
+    assert res.conf_level == pytest.approx(1 - 2 * 0.0176001, abs=1e-7)
+
+
+def test_sign_test_interval_rank_equals_candidate_by_candidate_search() -> None:
+    # The rank is found from all candidates' coverages at once; it must equal the defining
+    # search (largest k such that every j = 2..k covers >= the level), bit for bit.
+    from scipy import stats as sps
+
+    from msc_analysis.stats.paired import _order_statistic_rank
+
+    def by_definition(n: int, level: float) -> tuple[int, float]:
+        k, coverage = 1, 1 - 2 * float(sps.binom.cdf(0, n, 0.5))
+        for cand in range(2, n // 2 + 1):
+            cov = 1 - 2 * float(sps.binom.cdf(cand - 1, n, 0.5))
+            if cov < level:
+                break
+            k, coverage = cand, cov
+        return k, coverage
+
+    for n in [*range(1, 120), 999, 5000, 10001]:
+        for level in (0.8, 0.9, 0.95, 0.99):
+            assert _order_statistic_rank(n, level) == by_definition(n, level)

@@ -230,3 +230,45 @@ def test_small_n_conf_level_not_achievable() -> None:
     res = stats.wilcoxon_signed_rank([1.0, 2.5, 4.0])
     assert res.conf_int == (1.0, 4.0)
     assert res.conf_level == pytest.approx(0.75)
+
+
+def test_shifted_rank_sums_equal_ranking_anew() -> None:
+    # R's asymptotic interval ranks |d - mu| afresh at every step of uniroot:
+    #   x <- d - mu; x <- x[x != 0]; r <- rank(abs(x)); sum(r[x > 0]); NTIES from table(r)
+    # _shifted_rank_sums gets the same numbers from the sorted d without re-ranking; being
+    # sums of half-integers and integers they must agree to the last bit, ties and exact
+    # zeros (mu equal to a difference) included.
+    from msc_analysis.stats.signed_rank import _shifted_rank_sums
+
+    rng = np.random.default_rng(20240601)
+    for trial in range(400):
+        n = int(rng.integers(1, 400))
+        if trial % 3 == 0:
+            d = rng.normal(size=n)
+        elif trial % 3 == 1:
+            d = np.round(rng.normal(size=n), 1)  # many ties
+        else:
+            d = rng.integers(-4, 5, size=n) * 0.25  # heavy ties, exact zeros after shifts
+        d = d[d != 0]
+        if d.size == 0:
+            continue
+        shifts = [*rng.uniform(d.min(), d.max(), 4), *rng.choice(d, 3), d.min(), d.max()]
+        for mu in shifts:
+            x = d - mu
+            x = x[x != 0]
+            ranks = sps.rankdata(np.abs(x))
+            _, counts = np.unique(ranks, return_counts=True)
+            expected = (x.size, float(ranks[x > 0].sum()),
+                        float(np.sum(counts.astype(float) ** 3 - counts)))
+            assert _shifted_rank_sums(np.sort(d), float(mu)) == expected
+
+
+def test_shifted_rank_sums_by_hand() -> None:
+    # d = -1, 1, 2, 2, 3 shifted by mu = 1: x = -2, 0, 1, 1, 2 -> zero dropped;
+    # |x| = 2, 1, 1, 2 -> ranks 3.5, 1.5, 1.5, 3.5; positives x = 1, 1, 2 -> 1.5 + 1.5 + 3.5
+    # = 6.5; two tie groups of 2: (8 - 2) + (8 - 2) = 12
+    from msc_analysis.stats.signed_rank import _shifted_rank_sums
+
+    assert _shifted_rank_sums(np.array([-1.0, 1.0, 2.0, 2.0, 3.0]), 1.0) == (4, 6.5, 12.0)
+    # every value equal to the shift: nothing left to rank
+    assert _shifted_rank_sums(np.array([2.0, 2.0]), 2.0) == (0, 0.0, 0.0)

@@ -108,8 +108,13 @@ def _params(sap: Any, analysis_id: str, default: Sequence[str],
     """
     analysis = sap.analyses.get(analysis_id)
     chosen = analysis.parameters if analysis is not None and analysis.parameters else default
-    present = None if data is None else set(data.lab["PARAMCD"])
+    present = None if data is None else _present_parameters(data)
     return tuple(p for p in chosen if p in sap.parameters and (present is None or p in present))
+
+
+def _present_parameters(data: PrepostData) -> set[str]:
+    """Parameters with at least one analysed laboratory record."""
+    return set(data.lab["PARAMCD"].unique())
 
 
 def _is_log(sap: Any, paramcd: str) -> bool:
@@ -209,16 +214,31 @@ def _log_excluded(issues: DataIssues, source: str, records: pd.DataFrame, what: 
     ``records`` has ``USUBJID``, ``PARAMCD`` and ``REASON``, optionally ``SESSNUM`` /
     ``AVISIT`` / ``ADTM`` for the message and the loader's ``_file`` / ``_row`` provenance.
     """
-    for rec in records.to_dict("records"):
-        where = ", ".join(f"{k} {_show(rec[k])}" for k in ("SESSNUM", "AVISIT", "ADTM")
-                          if k in rec and not _blank(rec[k]))
-        row = rec.get("_row")
+    if records.empty:
+        return
+    places = [k for k in _PLACE_COLUMNS if k in records.columns]
+    columns = [records[k].tolist() for k in ("USUBJID", "PARAMCD", "REASON", *places)]
+    provenance = [_values(records, "_file", ""), _values(records, "_row", None)]
+    for usubjid, paramcd, reason, *at, file, row in zip(*columns, *provenance, strict=True):
+        where = ", ".join(f"{k} {_show(v)}" for k, v in zip(places, at, strict=True)
+                          if not _blank(v))
         issues.add(source=source, rule="excluded-from-analysis", severity="excluded",
-                   file=str(rec.get("_file", "") or "adlb"),
+                   file=str(file or "adlb"),
                    row=None if _blank(row) else int(row),  # type: ignore[arg-type]
-                   usubjid=str(rec["USUBJID"]), variable="AVAL",
-                   message=f"{rec['PARAMCD']}{' ' + where if where else ''}: {rec['REASON']}; "
+                   usubjid=str(usubjid), variable="AVAL",
+                   message=f"{paramcd}{' ' + where if where else ''}: {reason}; "
                            f"left out of {what}")
+
+
+#: Columns of an excluded record named in its data-issue message, in this order.
+_PLACE_COLUMNS = ("SESSNUM", "AVISIT", "ADTM")
+
+
+def _values(records: pd.DataFrame, column: str, default: object) -> list[object]:
+    """The values of ``column`` as Python objects (``default`` for each row when absent)."""
+    if column in records.columns:
+        return records[column].tolist()
+    return [default] * len(records)
 
 
 def _show(value: object) -> str:
@@ -346,6 +366,20 @@ def pp_rr(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
+def _among(items: pd.Index | pd.Series, pool: pd.Index | pd.Series) -> np.ndarray:
+    """Whether each of ``items`` is in ``pool``, by a hash look-up.
+
+    (``isin`` of pandas' Arrow strings makes one Arrow scalar per pooled value, which is slow
+    for the thousands of subjects of a large study.)
+    """
+    pooled = set(pool.tolist())
+    return np.array([item in pooled for item in items.tolist()], dtype=bool)
+
+
+#: The value columns of :func:`_visit_values`.
+_VISIT_VALUES = ("AVAL", "BASE", "CHG", "PCHG")
+
+
 def _visit_values(data: PrepostData, p: str, visit: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Analysed values of parameter ``p`` at ``visit`` and the subjects left out, with reasons.
 
@@ -356,22 +390,23 @@ def _visit_values(data: PrepostData, p: str, visit: Any) -> tuple[pd.DataFrame, 
     excluded : DataFrame
         ``USUBJID, PARAMCD, AVISIT, REASON`` of the other analysis-set subjects.
     """
-    w = data.windows
-    at = w.loc[(w["PARAMCD"] == p) & (w["AVISIT"] == visit.name) & (w["ANL01FL"] == "Y")]
-    by_subject = {r["USUBJID"]: r for r in at.to_dict("records")}
-    has_base = set(data.base.loc[data.base["PARAMCD"] == p, "USUBJID"])
-    rows, out = [], []
-    for s in data.subjects:
-        if s not in has_base:
-            out.append((s, REASON_NO_BASELINE))
-        elif s not in by_subject:
-            out.append((s, data.missing_reason(s, visit)))
-        else:
-            r = by_subject[s]
-            rows.append((s, r["AVAL"], r["BASE"], r["CHG"], r["PCHG"]))
-    values = pd.DataFrame(rows, columns=["USUBJID", "AVAL", "BASE", "CHG", "PCHG"])
-    excluded = pd.DataFrame(out, columns=["USUBJID", "REASON"]).assign(
-        PARAMCD=p, AVISIT=visit.name)
+    at = data.analysed_values.get((p, visit.name))
+    if at is None:
+        at = pd.DataFrame({c: pd.Series(dtype=float) for c in _VISIT_VALUES},
+                          index=pd.Index([], dtype=str, name="USUBJID"))
+    subjects = pd.Index(data.subjects, dtype=str, name="USUBJID")
+    with_base = data.baseline_subjects.get(p, frozenset())
+    with_value = set(at.index.tolist())
+    has_base = np.array([s in with_base for s in data.subjects], dtype=bool)
+    has_value = np.array([s in with_value for s in data.subjects], dtype=bool)
+    analysed = has_base & has_value
+    values = at.reindex(subjects[analysed]).reset_index().astype(
+        {c: float for c in _VISIT_VALUES})
+    reasons = np.full(len(subjects), REASON_NO_BASELINE, dtype=object)
+    no_value = has_base & ~has_value
+    reasons[no_value] = data.missing_reasons(subjects[no_value], visit)
+    excluded = pd.DataFrame({"USUBJID": subjects[~analysed], "REASON": reasons[~analysed]})
+    excluded = excluded.assign(PARAMCD=p, AVISIT=visit.name)
     return values, excluded
 
 
@@ -584,7 +619,7 @@ def pp_meld(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
             ok = at.loc[at["AVAL"].notna() & at["BASE"].notna()] if name != BASELINE else \
                 at.loc[at["AVAL"].notna()]
             _describe(b, "AVAL", ok["AVAL"], g)
-            lost = at.loc[~at["USUBJID"].isin(ok["USUBJID"])].copy()
+            lost = at.loc[~_among(at["USUBJID"], ok["USUBJID"])].copy()
             if name != BASELINE:
                 _describe(b, "CHG", ok["CHG"], g)
                 _describe(b, "PCHG", ok["PCHG"], g)
@@ -592,11 +627,7 @@ def pp_meld(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
                     _paired(b, ok["AVAL"].to_numpy(float), ok["BASE"].to_numpy(float), False,
                             level, g, issues, "PP-MELD", f"{code} {name}", methods)
                 visit = next(v for v in visits if v.name == name)
-                lost["REASON"] = [
-                    "no baseline score" if pd.isna(r.BASE)
-                    else _meld_reason(data, r.USUBJID, visit, r.MISSING)
-                    for r in lost.itertuples()
-                ]
+                lost["REASON"] = _meld_reasons(data, lost, visit)
                 _exclusions(b, "CHG", lost["REASON"].tolist(), g)
             else:
                 lost["REASON"] = [f"missing baseline component(s) {m}" for m in lost["MISSING"]]
@@ -605,11 +636,23 @@ def pp_meld(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     return b.frame()
 
 
-def _meld_reason(data: PrepostData, usubjid: str, visit: Any, missing: str) -> str:
-    reason = data.missing_reason(usubjid, visit)
-    if reason.startswith(("death", "liver transplant")):
-        return reason
-    return f"missing component(s) {missing}"
+def _meld_reasons(data: PrepostData, lost: pd.DataFrame, visit: Any) -> list[str]:
+    """Why each subject of ``lost`` has no score change at ``visit``.
+
+    No baseline score; else death or liver transplant before the visit; else the missing
+    components (``MISSING``).
+    """
+    events = data.missing_reasons(lost["USUBJID"].tolist(), visit)
+    reasons = []
+    for base, event, missing in zip(lost["BASE"].tolist(), events, lost["MISSING"].tolist(),
+                                    strict=True):
+        if pd.isna(base):
+            reasons.append("no baseline score")
+        elif event.startswith(("death", "liver transplant")):
+            reasons.append(event)
+        else:
+            reasons.append(f"missing component(s) {missing}")
+    return reasons
 
 
 # --------------------------------------------------------------------------------------------
@@ -751,7 +794,8 @@ def run_prepost(study: Any, sap: Any, issues: DataIssues,
     population = analysis_population(sap)
     if primary is None or primary.rule != sap.lloq.primary:
         primary = prepare_prepost(study, sap, sap.lloq.primary, params, population)
-    absent = [p for p in params if p not in set(primary.lab["PARAMCD"])]
+    present = _present_parameters(primary)
+    absent = [p for p in params if p not in present]
     if absent:
         issues.add(source="PP", rule="parameter-absent", severity="note", file="adlb",
                    variable="PARAMCD",

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from msc_analysis.derive.baseline import derive_baseline, derive_change, first_session_start
@@ -29,6 +31,7 @@ from msc_analysis.derive.visits import (
     assign_visit_windows,
     drop_after_transplant,
     missing_reason_at,
+    missing_reasons_at,
 )
 from msc_analysis.errors import AnalysisError
 
@@ -96,6 +99,41 @@ class PrepostData:
         """Why ``usubjid`` has no value at ``visit`` (death, transplant or no value)."""
         first, death, transplant = self.events.get(usubjid, (pd.NaT, pd.NaT, pd.NaT))
         return missing_reason_at(visit, first, death, transplant)
+
+    def missing_reasons(self, usubjids: Sequence[str], visit: Any) -> np.ndarray:
+        """:meth:`missing_reason` of each of ``usubjids`` (one vectorised pass)."""
+        dates = self.event_dates.reindex(pd.Index(list(usubjids), dtype=object))
+        return missing_reasons_at(visit, dates["first"], dates["death"], dates["transplant"])
+
+    @cached_property
+    def analysed_values(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """The values analysed in each visit window, by ``(PARAMCD, AVISIT)``.
+
+        Each frame holds ``AVAL, BASE, CHG, PCHG`` indexed by ``USUBJID``, one row per subject
+        (``ANL01FL = "Y"``; should a subject have more, the last one).
+        """
+        w = self.windows
+        chosen = w.loc[w["ANL01FL"] == "Y",
+                       ["USUBJID", "PARAMCD", "AVISIT", "AVAL", "BASE", "CHG", "PCHG"]]
+        return {
+            (str(p), str(v)): part.drop(columns=["PARAMCD", "AVISIT"])
+            .drop_duplicates("USUBJID", keep="last").set_index("USUBJID")
+            for (p, v), part in chosen.groupby(["PARAMCD", "AVISIT"], sort=False)
+        }
+
+    @cached_property
+    def baseline_subjects(self) -> dict[str, frozenset[str]]:
+        """``PARAMCD`` -> the subjects with a baseline value of that parameter."""
+        return {str(p): frozenset(ids.tolist())
+                for p, ids in self.base.groupby("PARAMCD", sort=False)["USUBJID"]}
+
+    @cached_property
+    def event_dates(self) -> pd.DataFrame:
+        """:attr:`events` as a frame indexed by ``USUBJID``: datetime columns ``first``,
+        ``death``, ``transplant``."""
+        frame = pd.DataFrame.from_dict(self.events, orient="index",
+                                       columns=["first", "death", "transplant"])
+        return frame.apply(pd.to_datetime) if len(frame) else frame.astype("datetime64[ns]")
 
 
 def analysis_subjects(adsl: pd.DataFrame, flag: str) -> tuple[str, ...]:

@@ -59,6 +59,10 @@ def first_session_start(adsl: pd.DataFrame | None, adex: pd.DataFrame | None) ->
     return out.sort_values("USUBJID", kind="stable").reset_index(drop=True)
 
 
+#: The ADLB variables :func:`derive_baseline` reads.
+_READ = ("USUBJID", "PARAMCD", "AVAL", "ADTM", "ADT", "ATPT", "SESSNUM")
+
+
 def _before_start(lb: pd.DataFrame) -> pd.Series:
     """Whether each record (joined with TRTSDTM / TRTSDT) was taken before the first session."""
     adtm = lb["ADTM"] if "ADTM" in lb.columns else pd.Series(pd.NaT, index=lb.index)
@@ -106,12 +110,13 @@ def derive_baseline(adlb: pd.DataFrame, start: pd.DataFrame) -> pd.DataFrame:
     if missing or ("ADTM" not in adlb.columns and "ADT" not in adlb.columns):
         raise DataError(f"ADLB: baseline derivation needs USUBJID, PARAMCD, AVAL and ADTM or ADT; "
                         f"missing {missing or ['ADTM/ADT']}")
-    lb = adlb.copy()
+    # The merges and sorts run on the variables read only (much cheaper than on the whole
+    # ADLB); the derived variables are then put on the records, whose order is unchanged.
+    lb = adlb[[c for c in _READ if c in adlb.columns]].reset_index(drop=True)
     lb["_order"] = np.arange(len(lb))
     joined = lb.merge(start[["USUBJID", "TRTSDTM", "TRTSDT"]], on="USUBJID", how="left")
     joined = joined.sort_values("_order", kind="stable").reset_index(drop=True)
     before = _before_start(joined)
-    lb["PREFL"] = np.where(before.to_numpy(), "Y", "")
     candidates = joined.loc[before.to_numpy() & joined["AVAL"].notna().to_numpy()].copy()
     time = candidates["ADTM"] if "ADTM" in candidates.columns else pd.Series(
         pd.NaT, index=candidates.index)
@@ -119,12 +124,15 @@ def derive_baseline(adlb: pd.DataFrame, start: pd.DataFrame) -> pd.DataFrame:
     candidates["_when"] = time.fillna(day)
     candidates = candidates.sort_values(["USUBJID", "PARAMCD", "_when", "_order"], kind="stable")
     last = candidates.groupby(["USUBJID", "PARAMCD"], sort=False).tail(1)
-    lb["ABLFL"] = np.where(lb["_order"].isin(last["_order"]), "Y", "")
     base = last[["USUBJID", "PARAMCD", "AVAL", "_when"]].rename(
         columns={"AVAL": "BASE", "_when": "BASEDTM"})
-    out = lb.merge(base, on=["USUBJID", "PARAMCD"], how="left")
-    out = out.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
-    out["BASE"] = out["BASE"].astype(float)
+    # one baseline per subject and parameter, so the left merge keeps the records' order
+    carried = lb[["USUBJID", "PARAMCD"]].merge(base, on=["USUBJID", "PARAMCD"], how="left")
+    out = adlb.reset_index(drop=True)
+    out["PREFL"] = np.where(before.to_numpy(), "Y", "")
+    out["ABLFL"] = np.where(lb["_order"].isin(last["_order"]), "Y", "")
+    out["BASE"] = carried["BASE"].astype(float).to_numpy()
+    out["BASEDTM"] = carried["BASEDTM"].to_numpy()
     return out
 
 
@@ -148,7 +156,7 @@ def derive_change(frame: pd.DataFrame, value: str = "AVAL", base: str = "BASE") 
     DataFrame
         A copy with ``CHG`` and ``PCHG``.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the columns set below never reach frame
     post = out["PREFL"] != "Y" if "PREFL" in out.columns else pd.Series(True, index=out.index)
     aval = out[value].astype(float)
     bval = out[base].astype(float)

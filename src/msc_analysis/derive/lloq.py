@@ -70,8 +70,8 @@ def substitute_lloq(
         When a record flagged below the LLOQ has no LLOQ, neither its own nor the SAP's.
     """
     factor = substitution_factor(rule)
-    out = adlb.copy()
-    sap_lloq = out["PARAMCD"].map(dict(lloq_by_param or {})).astype(float)
+    out = adlb.copy(deep=False)  # copy-on-write: the columns set below never reach adlb
+    sap_lloq = _parameter_lloq(out["PARAMCD"], lloq_by_param or {})
     own = out["LLOQ"].astype(float) if "LLOQ" in out.columns else pd.Series(np.nan, index=out.index)
     limit = own.fillna(sap_lloq)
     aval = out["AVAL"].astype(float)
@@ -92,3 +92,16 @@ def substitute_lloq(
     out["BLQFL"] = np.where(below.to_numpy(), "Y", out["BLQFL"].astype(str).to_numpy())
     out["AVALIMP"] = np.where(below.to_numpy(), "LLOQ/2" if factor == 0.5 else "LLOQ", "")
     return out
+
+
+def _parameter_lloq(paramcd: pd.Series, lloq_by_param: Mapping[str, float | None]) -> pd.Series:
+    """The SAP's LLOQ of each record's parameter (NaN when it has none).
+
+    The same as ``paramcd.map(lloq_by_param).astype(float)``, looked up once per distinct
+    parameter rather than once per record.
+    """
+    codes, distinct = pd.factorize(paramcd)
+    per_parameter = pd.Series(list(distinct), dtype=object).map(dict(lloq_by_param))
+    # code -1 (a missing PARAMCD) picks the NaN appended at the end
+    limits = np.append(per_parameter.astype(float).to_numpy(), np.nan)
+    return pd.Series(limits[codes], index=paramcd.index)

@@ -67,7 +67,10 @@ def derive_session_pairs(
         sorted by subject, parameter and session; ``REASON`` is ``""`` for a complete pair.
     """
     params = list(dict.fromkeys(parameters))
-    lb = adlb.loc[adlb["PARAMCD"].isin(params)].copy()
+    # only the variables read are carried through the filters and sorts below
+    read = [c for c in ("USUBJID", "PARAMCD", "AVAL", "ATPT", "SESSNUM", "ADTM", "ADT")
+            if c in adlb.columns]
+    lb = adlb.loc[adlb["PARAMCD"].isin(params), read].copy()
     lb["_order"] = np.arange(len(lb))
     if "ATPT" not in lb.columns:
         lb["ATPT"] = ""

@@ -34,6 +34,7 @@ __all__ = [
     "drop_after_transplant",
     "missing_reason",
     "missing_reason_at",
+    "missing_reasons_at",
     "study_day",
 ]
 
@@ -104,9 +105,8 @@ def assign_visit_windows(
         window assignment (``""`` / NaN outside every window), ``ANL01FL`` (``"Y"`` for the value
         analysed) and ``WINREAS`` (why a record is not analysed, else ``""``).
     """
-    lb = adlb.copy()
-    atpt = lb["ATPT"].astype(str) if "ATPT" in lb.columns else pd.Series("", index=lb.index)
-    lb = lb.loc[(atpt == "") & lb["AVAL"].notna()].copy()
+    atpt = adlb["ATPT"].astype(str) if "ATPT" in adlb.columns else pd.Series("", index=adlb.index)
+    lb = adlb.loc[(atpt == "") & adlb["AVAL"].notna()].copy()
     lb["_order"] = np.arange(len(lb))
     lb["ADY"] = _days(lb, start)
     day = lb["ADY"].to_numpy(dtype=float)
@@ -129,8 +129,8 @@ def assign_visit_windows(
     inside = best_visit >= 0
     when = lb["ADTM"] if "ADTM" in lb.columns else pd.Series(pd.NaT, index=lb.index)
     lb["_when"] = when
-    ranked = lb.loc[inside].sort_values(
-        ["USUBJID", "PARAMCD", "AVISITN", "_dist", "ADY", "_when", "_order"], kind="stable")
+    order_by = ["USUBJID", "PARAMCD", "AVISITN", "_dist", "ADY", "_when", "_order"]
+    ranked = lb.loc[inside, order_by].sort_values(order_by, kind="stable")
     chosen = ranked.groupby(["USUBJID", "PARAMCD", "AVISITN"], sort=False).head(1)["_order"]
     is_chosen = lb["_order"].isin(chosen).to_numpy()
     lb["ANL01FL"] = np.where(is_chosen, "Y", "")
@@ -172,7 +172,9 @@ def drop_after_transplant(
     after = (ltx["LTXDT"].notna() & date.notna() & (date > ltx["LTXDT"])).to_numpy()
     dropped = adlb.loc[after].copy()
     dropped["REASON"] = REASON_AFTER_TRANSPLANT
-    return adlb.loc[~after].copy(), dropped
+    # with nothing to drop, a (copy-on-write) copy is the same frame as selecting every row
+    kept = adlb.loc[~after].copy() if after.any() else adlb.copy(deep=False)
+    return kept, dropped
 
 
 def missing_reason(
@@ -219,3 +221,40 @@ def missing_reason_at(
     if not hits:
         return REASON_NO_VALUE
     return min(hits)[2]
+
+
+def missing_reasons_at(
+    visit: VisitLike,
+    first_session: pd.Series,
+    death: pd.Series,
+    transplant: pd.Series,
+) -> np.ndarray:
+    """:func:`missing_reason_at` for many subjects at once.
+
+    Parameters
+    ----------
+    visit : Visit
+        The visit (its ``window_high`` ends the window).
+    first_session, death, transplant : Series of datetime64
+        Each subject's first-session date, death date and transplant date (NaT when none),
+        aligned by position.
+
+    Returns
+    -------
+    ndarray of str
+        Per subject: :data:`REASON_TRANSPLANT` when the transplant falls on or before the end of
+        the window and not after a death in it, else :data:`REASON_DEATH` when the death does,
+        else :data:`REASON_NO_VALUE` (also when the first-session date is missing), the same
+        rule as :func:`missing_reason_at`.
+    """
+    high = int(visit.window_high)
+    window_end = (first_session + pd.Timedelta(days=high - 1 if high >= 1 else high)).to_numpy()
+    when_death = death.to_numpy()
+    when_transplant = transplant.to_numpy()
+    # comparisons with NaT are False, so a missing date (or first session) never hits
+    by_death = death.notna().to_numpy() & (when_death <= window_end)
+    by_transplant = transplant.notna().to_numpy() & (when_transplant <= window_end)
+    transplant_first = by_transplant & (~by_death | (when_transplant <= when_death))
+    reasons = np.select([transplant_first, by_death], [REASON_TRANSPLANT, REASON_DEATH],
+                        REASON_NO_VALUE)
+    return reasons.astype(object)

@@ -117,17 +117,36 @@ def sign_test(
 
     n = int(d.size)
     srt = np.sort(d)
-    k = 1
-    coverage = 1 - 2 * float(sps.binom.cdf(0, n, 0.5))
-    for cand in range(2, n // 2 + 1):
-        cov = 1 - 2 * float(sps.binom.cdf(cand - 1, n, 0.5))
-        if cov >= level:
-            k, coverage = cand, cov
-        else:
-            break
+    k, coverage = _order_statistic_rank(n, level)
     return SignTestResult(
         statistic=float(n_pos), pvalue=pvalue, estimate=float(np.median(d)),
         conf_int=(float(srt[k - 1]), float(srt[n - k])), conf_level=coverage,
         method="Exact sign test", n=m, n_pos=n_pos, n_neg=n_neg, n_zero=n_zero,
         n_missing=n_missing,
     )
+
+
+def _order_statistic_rank(n: int, level: float) -> tuple[int, float]:
+    """Rank ``k`` of the sign test's interval ``(d_(k), d_(n+1-k))`` and its coverage.
+
+    ``k`` is the largest integer >= 1 such that every ``j = 2 .. k`` has coverage
+    ``1 - 2 P(B_n <= j - 1)`` >= ``level`` (``B_n ~ Binomial(n, 1/2)``); ``k = 1`` (min, max)
+    when none has. The coverages of all candidates ``j = 2 .. n // 2`` are computed in one
+    vectorised call of the binomial CDF (element by element the same computation as one call
+    per candidate).
+
+    Returns
+    -------
+    k : int
+        The rank.
+    coverage : float
+        The achieved coverage of ``(d_(k), d_(n+1-k))``.
+    """
+    candidates = np.arange(2, n // 2 + 1)
+    coverages = 1 - 2 * sps.binom.cdf(candidates - 1, n, 0.5)
+    reached = coverages >= level
+    # the candidates before the first one that falls short (the coverage decreases with j)
+    n_ok = int(np.argmin(reached)) if not reached.all() else int(reached.size)
+    if n_ok == 0:
+        return 1, 1 - 2 * float(sps.binom.cdf(0, n, 0.5))
+    return int(candidates[n_ok - 1]), float(coverages[n_ok - 1])

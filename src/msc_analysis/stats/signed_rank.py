@@ -180,6 +180,51 @@ def _tie_term(ranks: FloatArray) -> float:
     return float(np.sum(counts.astype(float) ** 3 - counts))
 
 
+def _shifted_rank_sums(d_sorted: FloatArray, shift: float) -> tuple[int, float, float]:
+    """Rank sums of ``d - shift`` as ``w_stat`` of R's asymptotic interval needs them.
+
+    The non-zero values of ``d - shift`` are ranked by absolute value (average ranks on ties),
+    as :func:`_ranks_abs` would, but from the sorted ``d`` without sorting anew: the absolute
+    values of the negative part, reversed, and the positive part are two ascending runs, which
+    a stable sort (timsort) merges in linear time. The rank of a value ``v`` among the sorted
+    absolute values ``a`` is ``(#(a < v) + 1 + #(a <= v)) / 2`` (its tie group's average).
+
+    Parameters
+    ----------
+    d_sorted : ndarray
+        The non-zero differences, sorted ascending.
+    shift : float
+        The location ``mu`` subtracted.
+
+    Returns
+    -------
+    n : int
+        Number of non-zero values of ``d - shift``.
+    rank_sum : float
+        Sum of the ranks of the positive ones (R's ``sum(dr[x > 0])``).
+    tie_term : float
+        ``sum(t^3 - t)`` over the tie groups of the absolute values (R's ``NTIES``).
+
+    Notes
+    -----
+    Every rank is a multiple of 1/2 and every tie count an integer, so both sums are exact in
+    floating point whatever the order of summation: the results equal those of ranking with
+    :func:`scipy.stats.rankdata` to the last bit.
+    """
+    xd = d_sorted - shift  # still ascending: subtracting a constant keeps the order
+    negative = -xd[xd < 0][::-1]  # |x| of the negative values, ascending
+    positive = xd[xd > 0]
+    magnitudes = np.sort(np.concatenate((negative, positive)), kind="stable")
+    n = int(magnitudes.size)
+    below = np.searchsorted(magnitudes, positive, side="left")
+    up_to = np.searchsorted(magnitudes, positive, side="right")
+    rank_sum = float(int(below.sum()) + int(up_to.sum()) + int(positive.size)) / 2
+    starts = np.flatnonzero(np.diff(magnitudes)) + 1
+    counts = np.diff(np.concatenate(([0], starts, [n])))  # tie-group sizes
+    tie_term = float(np.sum(counts.astype(float) ** 3 - counts))
+    return n, rank_sum, tie_term
+
+
 def wilcoxon_signed_rank(
     x: ArrayLike,
     y: ArrayLike | None = None,
@@ -333,14 +378,12 @@ def _asymptotic_interval(
     """R's asymptotic interval and estimate (uniroot on the standardised statistic)."""
     alpha = 1 - conf_level
     mumin, mumax = float(d.min()), float(d.max())
+    d_sorted = np.sort(d)
 
     def w_stat(shift: float, use_correction: bool) -> float:
-        xd = d - shift
-        xd = xd[xd != 0]
-        nx = xd.size
-        dr = _ranks_abs(xd)
-        zd = float(dr[xd > 0].sum()) - nx * (nx + 1) / 4
-        sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - _tie_term(dr) / 48)
+        nx, rank_sum, ties = _shifted_rank_sums(d_sorted, shift)
+        zd = rank_sum - nx * (nx + 1) / 4
+        sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - ties / 48)
         if sigma == 0:
             return math.nan
         corr = _correction(zd, alternative) if use_correction else 0.0
