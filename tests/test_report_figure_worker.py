@@ -60,6 +60,41 @@ def test_forked_and_serial_jobs_write_the_same_files(results: Results, tmp_path:
     assert sorted(_files(tmp_path / "forked")) == ["f14_3_4.png", "f14_3_4.svg"]
 
 
+@pytest.mark.usefixtures("needs_fork")
+def test_shared_figures_come_back_in_the_sap_order(results: Results, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Four figures of very different cost, shared by the child and this process through one
+    # counter: whoever draws which, the list comes back in the SAP's order, each figure once.
+    import matplotlib.pyplot as plt
+
+    def drawing(seconds: float) -> Any:
+        def build(results: Any, max_subjects: int) -> Any:
+            time.sleep(seconds)
+            fig, ax = plt.subplots(figsize=(2, 1))
+            ax.set_title(f"{seconds}")
+            return fig
+        return build
+
+    tfls = [t for t in SAP.tfls if t.kind == "figure"][:4]
+    sap = dataclasses.replace(SAP, tfls=tuple(tfls))
+    for tfl, seconds in zip(tfls, (0.6, 0.0, 0.3, 0.0), strict=True):
+        monkeypatch.setitem(figures_step.BUILDERS, tfl.id, (drawing(seconds), "alt"))
+    with FigureJob(dataclasses.replace(results, sap=sap), tmp_path, 60, parallel=True) as job:
+        saved = job.result()
+    assert [f.number for f in saved] == [t.number for t in tfls]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"f{t.number.replace('.', '_')}.{ext}" for t in tfls for ext in ("png", "svg"))
+
+
+def _child_has_taken_the_figure(job: FigureJob) -> None:
+    """Wait until the child has taken the (only) figure, so that it, not this process, draws
+    it."""
+    deadline = time.perf_counter() + 20
+    while job._counter.value < 1:
+        assert time.perf_counter() < deadline, "the child took no figure"
+        time.sleep(0.01)
+
+
 def _failing(exc: BaseException) -> Any:
     def build(results: Any, max_subjects: int) -> Any:
         raise exc
@@ -73,10 +108,12 @@ def test_an_error_in_the_child_reaches_the_caller(results: Results, tmp_path: Pa
     monkeypatch.setitem(figures_step.BUILDERS, FIGURE,
                         (_failing(AnalysisError("no survival data for F14.3.4")), alt))
     with FigureJob(results, tmp_path, 60, parallel=True) as job:
+        _child_has_taken_the_figure(job)
         with pytest.raises(MscError, match=r"no survival data for F14\.3\.4"):
             job.result()
     monkeypatch.setitem(figures_step.BUILDERS, FIGURE, (_failing(ValueError("bad axis")), alt))
     with FigureJob(results, tmp_path, 60, parallel=True) as job:
+        _child_has_taken_the_figure(job)
         with pytest.raises(RuntimeError, match="drawing the figures failed: bad axis"):
             job.result()
 

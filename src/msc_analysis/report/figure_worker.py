@@ -1,16 +1,17 @@
-"""Drawing and saving the report's figures, in a second process when that is safe.
+"""Drawing and saving the report's figures, shared with a second process when that is safe.
 
-Drawing the nine figures and saving each as a 300-dpi PNG and an SVG takes about as long as
-writing every table, the ARD and the derived datasets. On a machine with two cores the two can
-run side by side: :class:`FigureJob` forks a child process that draws and saves the figures into
-the report's build folder while the parent writes the rest, then the parent collects the list of
-saved figures. The files are the same bytes either way (the figures are drawn from the same
-results, with the same deterministic writer).
+Drawing the figures and saving each as a 300-dpi PNG and an SVG takes longer than writing every
+table, the ARD and the derived datasets. On a machine with two cores the work can be shared:
+:class:`FigureJob` forks a child process that starts drawing the figures into the report's build
+folder while the parent writes the rest; when the parent is done with that, it draws figures
+too. Both take the next figure not yet taken from one shared counter, so the work balances
+itself whatever each figure costs. The files are the same bytes whichever process draws a
+figure (same results, same deterministic writer).
 
 The child is forked (it inherits the results in memory; nothing is pickled but the small list
 of saved figures), so it is used only where forking is safe: on a platform with ``fork`` and in
 a process that runs a single thread. A Jupyter kernel runs several threads, which a fork would
-copy in an unknown state, so in a notebook (or with ``parallel=False``) the figures are drawn
+copy in an unknown state, so in a notebook (or with ``parallel=False``) every figure is drawn
 in the calling process, after the rest.
 """
 
@@ -21,7 +22,6 @@ import logging
 import multiprocessing
 import threading
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -50,23 +50,42 @@ class SavedFigure:
     png: Path
 
 
+def _figure_tfls(results: Any) -> list[Any]:
+    """The figures of the SAP's TFL list, in its order."""
+    return [t for t in results.sap.tfls if t.kind == "figure"]
+
+
+def _draw_one(results: Any, tfl: Any, folder: Path, max_subjects: int) -> SavedFigure:
+    """Draw one figure, save it as PNG and SVG in ``folder`` and close it."""
+    build, alt = figures_step.BUILDERS[tfl.id]
+    fig = build(results, max_subjects)
+    try:
+        paths = save_figure(fig, folder / stem("figure", tfl.number))
+    finally:
+        plt.close(fig)
+    return SavedFigure(tfl.number, tfl.title, alt, tuple(tfl.footnotes), paths["png"])
+
+
 def draw_and_save(results: Any, folder: Path, max_subjects: int) -> list[SavedFigure]:
     """Draw each figure of the SAP's TFL list, save it as PNG and SVG in ``folder``, close it.
 
     One figure is open at a time, so memory does not grow with the number of figures.
     """
-    saved = []
-    for tfl in results.sap.tfls:
-        if tfl.kind != "figure":
-            continue
-        build, alt = figures_step.BUILDERS[tfl.id]
-        fig = build(results, max_subjects)
-        try:
-            paths = save_figure(fig, folder / stem("figure", tfl.number))
-        finally:
-            plt.close(fig)
-        saved.append(SavedFigure(tfl.number, tfl.title, alt, tuple(tfl.footnotes), paths["png"]))
-    return saved
+    return [_draw_one(results, tfl, Path(folder), max_subjects) for tfl in _figure_tfls(results)]
+
+
+def _draw_shared(results: Any, folder: Path, max_subjects: int,
+                 counter: Any) -> list[tuple[int, SavedFigure]]:
+    """Draw the figures not yet taken: each process takes the next index from ``counter``."""
+    tfls = _figure_tfls(results)
+    drawn = []
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        if index >= len(tfls):
+            return drawn
+        drawn.append((index, _draw_one(results, tfls[index], folder, max_subjects)))
 
 
 def can_fork() -> bool:
@@ -75,11 +94,15 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-def _child(conn: Connection, work: Callable[[], list[SavedFigure]]) -> None:
-    """Body of the forked child: run ``work`` and send back its result or its error."""
+def _child(conn: Connection, results: Any, folder: Path, max_subjects: int,
+           counter: Any) -> None:
+    """Body of the forked child: draw figures from the shared counter, send back what it drew
+    or its error."""
     try:
-        conn.send(("ok", work()))
+        conn.send(("ok", _draw_shared(results, folder, max_subjects, counter)))
     except BaseException as exc:  # everything goes back to the parent, which reports it
+        with counter.get_lock():  # the parent must not wait for figures nobody will draw
+            counter.value = len(_figure_tfls(results))
         conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
                    traceback.format_exc()))
     finally:
@@ -87,7 +110,7 @@ def _child(conn: Connection, work: Callable[[], list[SavedFigure]]) -> None:
 
 
 class FigureJob:
-    """The report's figures, drawn in a forked child when possible, else in this process.
+    """The report's figures, shared with a forked child when possible, else drawn here.
 
     Parameters
     ----------
@@ -105,19 +128,22 @@ class FigureJob:
 
         with FigureJob(results, folder, 60) as job:
             ...  # other work
-            saved = job.result()
+            saved = job.result()  # this process draws the figures still left, then collects
     """
 
     def __init__(self, results: Any, folder: Path, max_subjects: int,
                  parallel: bool | None = None) -> None:
-        self._work = lambda: draw_and_save(results, Path(folder), max_subjects)
+        self._results = results
+        self._folder = Path(folder)
+        self._max_subjects = max_subjects
         self._parallel = can_fork() if parallel is None else (parallel and can_fork())
         self._process: Any = None
         self._conn: Connection | None = None
+        self._counter: Any = None
 
     @property
     def in_child(self) -> bool:
-        """Whether the figures are drawn in a forked child."""
+        """Whether a forked child shares the drawing."""
         return self._parallel
 
     def start(self) -> FigureJob:
@@ -125,9 +151,11 @@ class FigureJob:
         if not self._parallel:
             return self
         context = multiprocessing.get_context("fork")
+        self._counter = context.Value("i", 0)
         receive, send = context.Pipe(duplex=False)
-        self._process = context.Process(target=_child, args=(send, self._work),
-                                        name="msc-analysis figures", daemon=True)
+        self._process = context.Process(
+            target=_child, name="msc-analysis figures", daemon=True,
+            args=(send, self._results, self._folder, self._max_subjects, self._counter))
         # Objects alive now are never collected by the child's garbage collector, so it does
         # not write to (and copy) the parent's memory pages while it runs.
         gc.freeze()
@@ -137,7 +165,7 @@ class FigureJob:
             gc.unfreeze()
         send.close()
         self._conn = receive
-        log.debug("figures drawn in child process %s", self._process.pid)
+        log.debug("figures shared with child process %s", self._process.pid)
         return self
 
     def __enter__(self) -> FigureJob:
@@ -155,7 +183,10 @@ class FigureJob:
             self._conn.close()
 
     def result(self) -> list[SavedFigure]:
-        """The saved figures, once all are written (draws them now in serial mode).
+        """Every saved figure, in the SAP's order, once all are written.
+
+        In serial mode this draws them all; in parallel mode this process draws the figures the
+        child has not taken yet, then collects the child's.
 
         Raises
         ------
@@ -164,8 +195,9 @@ class FigureJob:
             as such; any other error is reported with the child's traceback in the log).
         """
         if not self._parallel:
-            return self._work()
+            return draw_and_save(self._results, self._folder, self._max_subjects)
         assert self._conn is not None and self._process is not None
+        mine = _draw_shared(self._results, self._folder, self._max_subjects, self._counter)
         try:
             message = self._conn.recv()
         except EOFError:
@@ -176,10 +208,12 @@ class FigureJob:
         if message is None:
             raise MscError(f"the figure process ended without a result "
                            f"(exit code {self._process.exitcode})")
-        if message[0] == "ok":
-            return message[1]
-        _, is_msc, text, trace = message
-        if is_msc:
-            raise MscError(text)
-        log.error("figure process failed:\n%s", trace)
-        raise RuntimeError(f"drawing the figures failed: {text}")
+        if message[0] != "ok":
+            _, is_msc, text, trace = message
+            if is_msc:
+                raise MscError(text)
+            log.error("figure process failed:\n%s", trace)
+            raise RuntimeError(f"drawing the figures failed: {text}")
+        log.debug("figures drawn here: %s; in the child: %s", [i for i, _ in mine],
+                  [i for i, _ in message[1]])
+        return [saved for _, saved in sorted([*mine, *message[1]], key=lambda pair: pair[0])]
