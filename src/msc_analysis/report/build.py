@@ -222,18 +222,22 @@ def build_report(
     sap = load_sap(sap_file)
     progress = Progress(total=8, enabled=show_progress)
     results = compute(Path(data), sap=sap, cutoff=cutoff, progress=progress)
-    progress.step("rendering tables")
-    table_list = tables(results)
-    produced = {("T" if t.kind == "Table" else "L") + t.number: t.title for t in table_list}
-    produced.update({t.id: t.title for t in sap.tfls
-                     if t.kind == "figure" and t.id in figures_step.BUILDERS})
-    for problem in check_traceability(sap, results.ard, produced):
-        results.issues.add(source="traceability", rule="sap-traceability", severity="warning",
-                           message=problem)
-    progress.step("writing tables, data and figures")
-    write_outputs(results, table_list, Path(out), sap_file=sap_file,
-                  page=lambda items: _page(results, table_list, items),
-                  max_subject_figures=max_subject_figures, parallel=parallel)
+
+    def render_tables() -> list[DisplayTable]:
+        progress.step("rendering tables")
+        table_list = tables(results)
+        produced = {("T" if t.kind == "Table" else "L") + t.number: t.title for t in table_list}
+        produced.update({t.id: t.title for t in sap.tfls
+                         if t.kind == "figure" and t.id in figures_step.BUILDERS})
+        for problem in check_traceability(sap, results.ard, produced):
+            results.issues.add(source="traceability", rule="sap-traceability",
+                               severity="warning", message=problem)
+        progress.step("writing tables, data and figures")
+        return table_list
+
+    write_outputs(results, Path(out), tables=render_tables,
+                  page=lambda table_list, items: _page(results, table_list, items),
+                  sap_file=sap_file, max_subject_figures=max_subject_figures, parallel=parallel)
     progress.done(f"report written to {Path(out) / 'report.html'}")
     return results
 

@@ -26,23 +26,25 @@ __all__ = ["derived_datasets", "stem", "write_dataset", "write_outputs"]
 
 def write_outputs(
     results: Any,
-    table_list: Sequence[DisplayTable],
     out: Path,
     *,
+    tables: Callable[[], Sequence[DisplayTable]],
+    page: Callable[[Sequence[DisplayTable], Sequence[FigureItem]], str],
     sap_file: Path,
-    page: Callable[[Sequence[FigureItem]], str],
     max_subject_figures: int = 60,
     parallel: bool | None = None,
 ) -> None:
     """Write tables, figures, ARD, derived datasets, data issues, report page and manifest.
 
     Everything is written into a temporary folder first and moved to ``out`` at the end. The
-    figures are drawn by a :class:`~msc_analysis.report.figure_worker.FigureJob`: in a second
-    process while this one writes the rest, where that is safe (``parallel`` None or True),
-    else here after the rest.
+    figures are drawn by a :class:`~msc_analysis.report.figure_worker.FigureJob`, started
+    first: where that is safe (``parallel`` None or True) a second process begins drawing
+    them while this one renders the tables (``tables()``) and writes the rest, then joins in;
+    else they are drawn here after the rest. ``page(tables, figures)`` gives report.html.
     """
     with atomic_folder(out) as build:
         with FigureJob(results, build / "figures", max_subject_figures, parallel) as job:
+            table_list = tables()
             for table in table_list:
                 write_table(table, build / "tables", stem(table.kind, table.number))
             ard_mod.write(results.ard, build / "ard.csv")
@@ -52,7 +54,7 @@ def write_outputs(
             saved = job.result()
         items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
                  for f in saved]
-        (build / "report.html").write_text(page(items), encoding="utf-8")
+        (build / "report.html").write_text(page(table_list, items), encoding="utf-8")
         outputs = sorted(str(p.relative_to(build)) for p in build.rglob("*") if p.is_file())
         manifest = build_manifest(
             inputs={name: path for name, path in results.study.files.items()},
