@@ -71,3 +71,28 @@ def test_folders_of_killed_builds_are_removed_by_the_next_build(tmp_path) -> Non
         (build / "new.txt").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["report", running.name, other.name])
+
+
+def test_command_line_runs_numerical_libraries_single_threaded() -> None:
+    # The numpy that a fresh `msc-analysis` process loads sees OPENBLAS_NUM_THREADS=1, unless
+    # the user set it; an empty value counts as unset.
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from msc_analysis.cli import limit_native_threads; "
+            "limit_native_threads(); import numpy; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])")
+    for given, expected in ((None, "1 1"), ("", "1 1"), ("2", "2 1")):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        if given is not None:
+            env["OPENBLAS_NUM_THREADS"] = given
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert " ".join(out) == expected, (given, out)
+    # and nothing numerical is imported before main() sets them
+    out = subprocess.run([sys.executable, "-c", "import sys, msc_analysis.cli; "
+                          "print('numpy' in sys.modules)"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"
