@@ -2,10 +2,11 @@
 
 Runs the report on the 10-subject study of ``data/synthetic`` and on simulated studies of other
 sizes (``msc-analysis simulate --subjects N --seed S``), each build in its own child process so
-that the peak memory is that run's alone. The report draws its figures in a second (forked)
-process, so the peak is that of the whole process tree: the summed resident memory of the build
-and its children, sampled every 0.1 s (shared copy-on-write pages counted in each process, so
-the figure errs high), or the largest single process's ``ru_maxrss`` if that is larger. Per-subject
+that the peak memory is that run's alone. The report shares its figures with a second (forked)
+process, so the peak is that of the whole process tree: the summed proportional set size (PSS,
+``/proc/PID/smaps_rollup``: each page shared by k processes counted 1/k in each, so pages the
+fork shares are counted once) of the build and its children, sampled every 0.1 s, or the
+largest single process's ``ru_maxrss`` if that is larger. Per-subject
 figures are capped (``--max-subject-figures``). Targets: 10 subjects in a few seconds; 10,000 in
 under a minute and under 4 GB, the cost growing roughly linearly with the number of subjects.
 
@@ -47,11 +48,11 @@ class Run:
     stopped: bool = False
 
 
-def _rss_kib(pid: int) -> int:
-    """Resident memory (KiB) of a process, 0 if it has gone."""
+def _pss_kib(pid: int) -> int:
+    """Proportional set size (KiB) of a process, 0 if it has gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
@@ -76,9 +77,9 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_kib(pid: int) -> int:
-    """Summed resident memory (KiB) of a process and its descendants."""
-    return sum(_rss_kib(p) for p in _descendants(pid))
+def tree_pss_kib(pid: int) -> int:
+    """Summed proportional set size (KiB) of a process and its descendants."""
+    return sum(_pss_kib(p) for p in _descendants(pid))
 
 
 def timed(command: list[str], *, cwd: Path = REPO, limit: float | None = None) -> Run:
@@ -96,7 +97,7 @@ def timed(command: list[str], *, cwd: Path = REPO, limit: float | None = None) -
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
+            tree_peak = max(tree_peak, tree_pss_kib(proc.pid))
             if limit is not None and time.perf_counter() - start > limit:
                 proc.kill()
                 stopped = True
