@@ -280,15 +280,17 @@ def test_write_rtf_header_row_and_column_widths(tmp_path: Path) -> None:
     assert [("\\trhdr" in r) for r in rows] == [True] + [False] * 5
     # widths from _rel_widths: the stub's longest line is 27 characters ("Infections &
     # <infestations>"), capped at the other columns' total, 14 ("MSC bioreactor"), but not below
-    # the stub's longest word: '=HYPERLINK("http://x")' indented one level (2 + 20 = 22). Each
-    # column gets 0.05 character for rounding and its cell gaps, 2 * 108 twips = 1.99967
-    # characters of 0.6001 * 9 pt: stub and column share the 9 in (12960 twips) between the
-    # 1 in margins as 24.0497 : 16.0497, the stub 0.599751 of it.
+    # the stub's longest word with its indentation: '=HYPERLINK("http://x")' (22 characters)
+    # at level 2 (indent 1, under a group heading), 2 * 240 twips = 4.44372 characters of
+    # 0.6001 * 9 pt = 108.0176 twips: 26.44372. Each column gets 0.05 character for rounding
+    # and its cell gaps, 2 * 108 twips = 1.99967 characters: stub and column share the 9 in
+    # (12960 twips) between the 1 in margins as 28.49340 : 16.04967, the stub 0.639682 of it.
+    # (Before the indentation was counted the stub got 24.0497 and the label broke.)
     for r in rows:
-        assert re.findall(r"\\cellx(\d+)", r) == ["7773", "12960"]  # 7772.8
+        assert re.findall(r"\\cellx(\d+)", r) == ["8290", "12960"]  # 8290.28
     a4 = write_rtf(t, tmp_path / "a4.rtf", paper="a4").read_text("ascii")
-    # 16834 - 2 * 1440 = 13954 twips wide: 0.599751 * 13954 = 8368.9
-    assert re.findall(r"\\cellx(\d+)", _rows(a4)[0]) == ["8369", "13954"]
+    # 16834 - 2 * 1440 = 13954 twips wide: 0.639682 * 13954 = 8926.1
+    assert re.findall(r"\\cellx(\d+)", _rows(a4)[0]) == ["8926", "13954"]
     # header row has top and bottom rules; the last body row closes the table with a rule
     assert rows[0].count("\\clbrdrt") == 2 and rows[0].count("\\clbrdrb") == 2
     assert rows[-1].count("\\clbrdrb") == 2 and "\\clbrdr" not in rows[1]

@@ -1,8 +1,13 @@
 """Safety listings (ICH E3 16.2.7 and 16.2.8) as tidy frames, one row per record.
 
 Listings carry no statistics and no ARD rows: each function returns the records, sorted by
-group, subject and date, with the columns a reviewer reads. The renderer
-(:func:`msc_analysis.render.safety_tables.listing_table`) shows them as they are.
+group, subject and date, one column per variable (ADaM names; the group column is named by
+:func:`group_column`). The renderer (:func:`msc_analysis.render.safety_tables.listing_table`)
+writes these records as the listing's CSV and shows them with readable headers, the subject
+as row label and related variables stacked in one column.
+
+A missing relationship to the device, MSCs or procedure reads ``"missing"`` in ``RELATION``
+(e.g. ``"AERELDEV: missing; AERELMSC: NOT RELATED"``).
 
 - L16.2.7.1 :func:`listing_serious_aes` -- serious adverse events (all, with ``TRTEMFL``);
 - L16.2.7.2 :func:`listing_deaths` -- deaths (ADSL ``DTHFL`` / ``DTHDT``, and fatal AEs);
@@ -23,6 +28,7 @@ from msc_analysis.io.issues import DataIssues
 
 __all__ = [
     "LISTINGS",
+    "group_column",
     "listing_ae_stop",
     "listing_deaths",
     "listing_lab_grade3",
@@ -33,7 +39,9 @@ _AE_COLUMNS = ("USUBJID", GROUP, "AESEQ", "AEBODSYS", "AEDECOD", "AETERM", "ASTD
                "AGRADEN", "SERCRIT", "RELATION", "AEACN", "AEOUT", "TRTEMFL")
 
 
-def _group_label(by: str | None) -> str:
+def group_column(by: str | None) -> str:
+    """Name of the group column of a listing run with grouping variable ``by``: ``by`` itself,
+    or ``"Group"`` when the analysis is not grouped."""
     return by or "Group"
 
 
@@ -55,13 +63,20 @@ def _ae_frame(data: object) -> pd.DataFrame:
     return frame
 
 
+def _text(value: object) -> str:
+    """A value as text; a missing value (None, NaN, NaT, NA) as ``""``."""
+    return "" if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) \
+        else str(value)
+
+
 def _as_text(values: pd.Series, how: Callable[[str], str] = lambda x: x) -> np.ndarray:
-    """``how(str(value))`` of each value (object array), computed once per distinct value of a
-    text column (other columns value by value)."""
+    """``how(text)`` of each value (object array), the text of a missing value being ``""``
+    (so ``how`` sees no ``"nan"``), computed once per distinct value of a text column (other
+    columns value by value)."""
     if isinstance(values.dtype, pd.StringDtype):
         codes, distinct = pd.factorize(values, use_na_sentinel=False)
-        return np.array([how(str(x)) for x in distinct], dtype=object)[codes]
-    return np.array([how(str(x)) for x in values], dtype=object)
+        return np.array([how(_text(x)) for x in distinct], dtype=object)[codes]
+    return np.array([how(_text(x)) for x in values], dtype=object)
 
 
 def _join_flagged(names: list[str], flags: list[np.ndarray]) -> list[str]:
@@ -86,7 +101,7 @@ def _join_texts(parts: list[np.ndarray]) -> list[str]:
 def _finish(frame: pd.DataFrame, columns: tuple[str, ...], by: str | None,
             sort: list[str]) -> pd.DataFrame:
     out = frame.loc[:, list(columns)].sort_values(sort, kind="stable").reset_index(drop=True)
-    return out.rename(columns={GROUP: _group_label(by)})
+    return out.rename(columns={GROUP: group_column(by)})
 
 
 def _flagged_aes(data: SafetyData, flag: str) -> pd.DataFrame:
@@ -159,7 +174,7 @@ def listing_lab_grade3(study: object, sap: object = None, issues: DataIssues | N
     columns = ("USUBJID", GROUP, "PARAMCD", "AVISIT", "ATPT", "ADTM", "ADT", "AVAL", "AVALU",
                "LLN", "ULN", "BASE", "ATOXTERM", "ATOXGRN", "BTOXGRN", "ATOXGRNR")
     if data.lab is None:
-        return pd.DataFrame(columns=[_group_label(data.by) if c == GROUP else c
+        return pd.DataFrame(columns=[group_column(data.by) if c == GROUP else c
                                      for c in columns])
     lab = data.lab
     sel = lab.loc[((lab["POSTFL"] == "Y") & (lab["ATOXGRN"] >= 3)).to_numpy(),

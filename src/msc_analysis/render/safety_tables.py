@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from msc_analysis.analyses.safety_listings import group_column
 from msc_analysis.ard import ARD_COLUMNS, ArdError, index_for
 from msc_analysis.render.formatting import (
     fmt_ci,
@@ -38,7 +39,11 @@ from msc_analysis.render.table import (
 )
 
 __all__ = [
+    "LISTING_COLUMNS",
+    "LISTING_GROUP_LABELS",
+    "LISTING_STUB",
     "SAFETY_TABLES",
+    "ListingColumn",
     "ae_by_grade_table",
     "ae_overview_table",
     "ae_sessions_table",
@@ -47,6 +52,7 @@ __all__ = [
     "lab_grade3_table",
     "lab_shift_table",
     "lab_summary_table",
+    "listing_display",
     "listing_table",
     "monitoring_boundaries_table",
     "monitoring_oc_table",
@@ -833,6 +839,123 @@ def monitoring_oc_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ListingColumn:
+    """How a listing shows some of its record variables in one displayed column.
+
+    Presentation only: the listing's CSV keeps every variable as its own column.
+
+    Parameters
+    ----------
+    variables : tuple of str
+        The record variables shown, in order (those absent from a listing are skipped).
+    header : str
+        Column header (``"\\n"`` separates lines).
+    join : {"lines", "first", "space", "range", "paren"}
+        How the texts of the variables make the cell: ``"lines"`` one value per line (trailing
+        empty lines dropped, so an ongoing AE's missing end date adds no line), ``"first"`` the
+        first non-empty text (``ADTM``, else ``ADT``), ``"space"`` the non-empty texts joined by
+        a space (``"1.71 mmol/L"``), ``"range"`` a normal range ``"LLN-ULN"`` (``"<= ULN"`` /
+        ``">= LLN"`` when one limit is missing), ``"paren"`` ``"a (b)"`` (a grade with the
+        baseline grade in parentheses).
+    align : {"left", "center", "right"}
+        Alignment of the cells.
+    note : str
+        Footnote explaining the column, added to the listing when the column is shown.
+    """
+
+    variables: tuple[str, ...]
+    header: str
+    join: str = "lines"
+    align: str = "left"
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.variables:
+            raise ValueError(f"listing column {self.header!r} shows no variable")
+        if self.join not in ("lines", "first", "space", "range", "paren"):
+            raise ValueError(f"listing column {self.header!r}: unknown join {self.join!r}")
+
+
+#: Variable shown as the row label of every listing, and the stub header.
+LISTING_STUB: tuple[str, str] = ("USUBJID", "Subject")
+
+#: The displayed columns of the listings, by the variables they show (a variable not named
+#: here is shown in a column of its own, headed by its name).
+LISTING_COLUMNS: tuple[ListingColumn, ...] = (
+    # adverse events (L16.2.7.1, L16.2.7.3)
+    ListingColumn(("AESEQ",), "AE\nNo.", align="center"),
+    ListingColumn(("AEBODSYS", "AEDECOD", "AETERM"),
+                  "System organ class/\nPreferred term/\nReported term"),
+    ListingColumn(("ASTDT", "AENDT"), "Start/\nEnd"),
+    ListingColumn(("AGRADEN",), "Grade", align="center"),
+    ListingColumn(("SERCRIT",), "Serious\ncriteria"),
+    ListingColumn(("RELATION",), "Relationship"),
+    ListingColumn(("AEACN", "AEOUT"), "Action taken/\nOutcome"),
+    ListingColumn(("TRTEMFL",), "TEAE", align="center",
+                  note="TEAE: treatment-emergent adverse event (Y = yes)."),
+    # deaths (L16.2.7.2)
+    ListingColumn(("DTHDT",), "Date of\ndeath"),
+    ListingColumn(("DTHDY",), "Study\nday", align="center",
+                  note="Study day: day of death relative to the first session (day 1 = the "
+                       "day of the first session)."),
+    ListingColumn(("FATAL_AE",), "Fatal AE(s)"),
+    # laboratory values (L16.2.8.1)
+    ListingColumn(("PARAMCD",), "Parameter"),
+    ListingColumn(("AVISIT", "ATPT"), "Visit/\nTime point"),
+    ListingColumn(("ADTM", "ADT"), "Date/time", join="first"),
+    ListingColumn(("AVAL", "AVALU"), "Value", join="space"),
+    ListingColumn(("LLN", "ULN"), "Normal\nrange", join="range"),
+    ListingColumn(("BASE",), "Baseline"),
+    ListingColumn(("ATOXTERM",), "CTCAE term"),
+    ListingColumn(("ATOXGRN", "BTOXGRN"), "Grade\n(baseline)", join="paren", align="center",
+                  note="Grade (baseline): CTCAE grade on the SAP's grading basis of the "
+                       "parameter, and in parentheses the grade of the baseline value."),
+    ListingColumn(("ATOXGRNR",), "Range\ngrade", align="center",
+                  note="Range grade: CTCAE grade against the normal range and absolute "
+                       "cut-offs only (never relative to baseline)."),
+)
+
+#: Label of a listing's group column in its group headings ("Group: MSC-ALSS").
+LISTING_GROUP_LABELS: dict[str, str] = {
+    "Group": "Group", "TRTA": "Treatment", "TRT01A": "Treatment", "TRTP": "Planned treatment",
+    "TRT01P": "Planned treatment", "ARM": "Arm", "ACTARM": "Actual arm",
+}
+
+#: Display texts of values of some variables (presentation only).
+_SERIOUS_SHORT = {
+    "AESDTH": "Death", "AESLIFE": "Life-threatening", "AESHOSP": "Hospitalisation",
+    "AESDISAB": "Disability", "AESCONG": "Congenital anomaly",
+    "AESMIE": "Medically important", "AESCAN": "Cancer", "AESOD": "Overdose",
+}
+_RELATION_SHORT = {"AERELDEV": "Device", "AERELMSC": "MSCs", "AERELPRC": "Procedure",
+                   "AEREL": "Treatment"}
+
+
+def _criteria_text(text: str) -> str:
+    """``"AESDTH; AESLIFE"`` -> ``"Death\\nLife-threatening"`` (unknown codes as they are)."""
+    return "\n".join(_SERIOUS_SHORT.get(c, c) for c in text.split("; ") if c)
+
+
+def _relation_text(text: str) -> str:
+    """``"AERELDEV: NOT RELATED; AERELMSC: missing"`` -> ``"Device: NOT RELATED\\nMSCs:
+    missing"``: one relationship a line, the variable by its short name."""
+    lines = []
+    for part in (p for p in text.split("; ") if p):
+        name, sep, value = part.partition(": ")
+        lines.append(f"{_RELATION_SHORT.get(name, name)}{sep}{value}")
+    return "\n".join(lines)
+
+
+def _atpt_text(text: str) -> str:
+    return _ATPT.get(text, text)
+
+
+_VALUE_TEXT: dict[str, Callable[[str], str]] = {
+    "SERCRIT": _criteria_text, "RELATION": _relation_text, "ATPT": _atpt_text,
+}
+
+
 def _cell_text(value: object) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -840,17 +963,28 @@ def _cell_text(value: object) -> str:
         return value.strftime("%Y-%m-%dT%H:%M") if (value.hour or value.minute) else \
             value.strftime("%Y-%m-%d")
     if isinstance(value, float):
-        return fmt_num(value, 0) if value == int(value) else repr(value)
+        # whole numbers without decimals; others to 15 significant digits, every digit a
+        # decimal written into a double keeps, without the noise of arithmetic (a unit
+        # conversion's 99.17999999999999 reads 99.18; the CSV keeps the double exactly)
+        return fmt_num(value, 0) if math.isfinite(value) and value == int(value) else \
+            f"{value:.15g}"
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return ""
     return str(value)
 
 
-def _column_texts(values: pd.Series) -> list[str]:
-    """:func:`_cell_text` of every value of a column, computed once per distinct value.
+def _column_texts(values: pd.Series, how: Callable[[str], str] | None = None) -> list[str]:
+    """:func:`_cell_text` of every value of a column (then ``how`` of it, if given), computed
+    once per distinct value.
 
     The distinct values are found on exactly what :func:`_cell_text` would see: the bit
     pattern of a float (so ``-0.0`` and ``0.0`` stay apart), the integer, the timestamp or the
     text; columns of other types (objects) are formatted value by value.
     """
+    def show(value: object) -> str:
+        text = _cell_text(value)
+        return how(text) if how is not None and text else text
+
     dtype = values.dtype
     if dtype == np.float64:
         codes, bits = pd.factorize(values.to_numpy().view(np.int64))
@@ -860,27 +994,104 @@ def _column_texts(values: pd.Series) -> list[str]:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
         distinct = list(uniques)
     else:
-        return [_cell_text(v) for v in values]
-    texts = np.array([_cell_text(v) for v in distinct], dtype=object)
+        return [show(v) for v in values]
+    texts = np.array([show(v) for v in distinct], dtype=object)
     return texts[codes].tolist()
 
 
+def _join_lines(*texts: str) -> str:
+    parts = list(texts)
+    while parts and not parts[-1]:
+        parts.pop()
+    return "\n".join(parts)
+
+
+def _join_range(low: str, high: str) -> str:
+    if low and high:
+        return f"{low}-{high}"
+    return f"<= {high}" if high else (f">= {low}" if low else "")
+
+
+def _join_paren(main: str, other: str = "") -> str:
+    return " ".join(t for t in (main, f"({other})" if other else "") if t)
+
+
+_JOINS: dict[str, Callable[..., str]] = {
+    "lines": _join_lines,
+    "first": lambda *texts: next((t for t in texts if t), ""),
+    "space": lambda *texts: " ".join(t for t in texts if t),
+    "range": _join_range,
+    "paren": _join_paren,
+}
+
+
+def listing_display(variables: Sequence[str],
+                    specs: Sequence[ListingColumn] = LISTING_COLUMNS
+                    ) -> list[ListingColumn]:
+    """The displayed columns of a listing with record ``variables`` (stub and group excluded),
+    in the order of their first variable: each :data:`LISTING_COLUMNS` entry with at least one
+    of the variables (keeping only those present), and a column headed by its name for each
+    variable no entry names."""
+    owner = {v: spec for spec in specs for v in spec.variables}
+    shown: list[ListingColumn] = []
+    used: set[int] = set()
+    for name in variables:
+        spec = owner.get(name)
+        if spec is None:
+            shown.append(ListingColumn((name,), name))
+        elif id(spec) not in used:
+            used.add(id(spec))
+            present = tuple(v for v in spec.variables if v in variables)
+            shown.append(ListingColumn(present, spec.header, spec.join, spec.align, spec.note))
+    return shown
+
+
 def listing_table(frame: pd.DataFrame, number: str, title: str,
-                  population: str = "Safety Set", footnotes: Sequence[str] = ()) -> DisplayTable:
-    """A listing (no statistics): one body row per record, values shown as they are."""
-    columns = [Column(f"v{i}", str(name), align="left") for i, name in enumerate(frame.columns)]
+                  population: str = "Safety Set", footnotes: Sequence[str] = (),
+                  *, group: str | None = None) -> DisplayTable:
+    """A listing (no statistics): one body row per record, as clinical listings are laid out.
+
+    The subject (``USUBJID``, :data:`LISTING_STUB`) is the row label; the records of each
+    group (column ``group``, e.g. ``"Group"`` or ``"TRTA"``; see
+    :func:`msc_analysis.analyses.safety_listings.group_column`) sit under a heading
+    ``"<label>: <level>"`` (:data:`LISTING_GROUP_LABELS`); the other variables are shown with
+    readable headers, related ones stacked in one column (:data:`LISTING_COLUMNS`,
+    :func:`listing_display`), footnoted where a header needs explaining. Values: missing as
+    ``""``, dates ISO (``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM`` with a time), whole numbers
+    without decimals, other numbers to 15 significant digits (all a decimal value written
+    into a double keeps; the CSV has the full double); seriousness criteria, relationships
+    and time points by short names.
+
+    The records themselves (every variable its own column, values unformatted) go with the
+    table as :attr:`DisplayTable.records`, written as its CSV; ``data`` stays an empty trace.
+    """
+    names = [str(c) for c in frame.columns]
+    stub, stub_header = LISTING_STUB
+    texts = {name: _column_texts(frame.iloc[:, i], _VALUE_TEXT.get(name))
+             for i, name in enumerate(names)}
+    n = len(frame)
+    shown = listing_display([c for c in names if c not in (stub, group)])
+    columns = [Column(f"c{i}", spec.header, align=spec.align) for i, spec in enumerate(shown)]
+    cells = [[_JOINS[spec.join](*parts) for parts in zip(*(texts[v] for v in spec.variables),
+                                                         strict=True)]
+             for spec in shown]
+    labels = texts[stub] if stub in texts else [""] * n
+    if group is not None and group in texts:
+        head = LISTING_GROUP_LABELS.get(group, group)
+        groups = [f"{head}: {g or 'missing'}" for g in texts[group]]
+    else:
+        groups = [""] * n
     keys = [c.key for c in columns]
-    texts = [_column_texts(frame[name]) for name in frame.columns]
-    rows = tuple(BodyRow(label=str(i + 1), cells=dict(zip(keys, cells, strict=True)))
-                 for i, cells in enumerate(zip(*texts, strict=True)))
-    if not keys:
-        rows = tuple(BodyRow(label=str(i + 1)) for i in range(len(frame)))
+    rows = tuple(BodyRow(label=labels[r], cells=dict(zip(keys, (c[r] for c in cells),
+                                                         strict=True)), group=groups[r])
+                 for r in range(n))
     notes = list(footnotes)
     if frame.empty:
         notes.insert(0, "No records.")
+    notes.extend(spec.note for spec in shown if spec.note)
     return DisplayTable(number, title, population, tuple(columns), rows,
-                        footnotes=tuple(notes), data=empty_trace(), stub_header="No.",
-                        kind="Listing")
+                        footnotes=tuple(notes), data=empty_trace(), stub_header=stub_header,
+                        kind="Listing", records=frame)
 
 
 #: Analysis id -> (TFL id, builder) of every safety table.
@@ -926,7 +1137,8 @@ def safety_displays(results: object, sap: object) -> dict[str, DisplayTable]:
     for number, frame in results.listings.items():  # type: ignore[attr-defined]
         _, title, population, notes = _tfl(sap, f"L{number}", _LISTING_TITLES.get(number,
                                                                                     number))
-        table = listing_table(frame, number, title, population, notes)
+        table = listing_table(frame, number, title, population, notes,
+                              group=group_column(results.data.by))  # type: ignore[attr-defined]
         out[f"l{number.replace('.', '_')}"] = table
     return out
 

@@ -2,7 +2,8 @@
 
 A :class:`DisplayTable` holds display strings only (already rounded and formatted) plus ``data``,
 the tidy unrounded ARD rows behind the displayed numbers, one per number, with the body row and
-column each lands in. The writers (:mod:`msc_analysis.render.writers`) turn it into CSV (the
+column each lands in (or, for a listing, ``records``: the records it shows, as data). The
+writers (:mod:`msc_analysis.render.writers`) turn it into CSV (``records`` when given, else
 ``data``), HTML and RTF.
 
 Tables are built with :class:`TableBuilder` and :func:`cell_from_ard`, which reads every number
@@ -154,11 +155,17 @@ class DisplayTable:
         SAP analysis ids of the ARD rows used.
     data : DataFrame
         Tidy unrounded rows behind the displayed numbers (:data:`TRACE_COLUMNS`), written as the
-        table's CSV.
+        table's CSV unless ``records`` is given. A listing shows no statistics: its ``data`` is
+        empty (:func:`empty_trace`).
     stub_header : str
         Header of the row-label column (``"\\n"`` separates lines).
     kind : str
         Caption prefix: ``"Table"`` (or ``"Listing"``).
+    records : DataFrame, optional
+        A listing's records as data: one row per record, one column per variable, values as
+        they are (unrounded numbers, dates, missing values). When given it is the table's CSV
+        (:func:`msc_analysis.render.writers.write_csv`) instead of ``data``; the display
+        (``columns`` / ``rows``) may label, stack and format the variables as it likes.
     """
 
     number: str
@@ -171,6 +178,7 @@ class DisplayTable:
     data: pd.DataFrame = field(default_factory=empty_trace)
     stub_header: str = ""
     kind: str = "Table"
+    records: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -189,6 +197,8 @@ class DisplayTable:
                     f"table {self.number}: row {i} ({row.label!r}) has cells for unknown "
                     f"columns {unknown}"
                 )
+        if self.records is not None and not isinstance(self.records, pd.DataFrame):
+            raise TypeError(f"table {self.number}: records must be a DataFrame or None")
         if tuple(self.data.columns) != TRACE_COLUMNS:
             raise ValueError(
                 f"table {self.number}: data columns must be {list(TRACE_COLUMNS)}, "
@@ -232,7 +242,7 @@ class DisplayTable:
 
         The frame holds the label column ``label``, optionally ``indent`` (int) and ``group``
         columns, and one column per column key. ``kwargs`` go to the constructor (footnotes,
-        analysis_ids, data, stub_header, kind).
+        analysis_ids, data, stub_header, kind, records).
         """
         keys = [c.key for c in columns]
         missing = [k for k in [label, *keys] if k not in body.columns]

@@ -4,7 +4,8 @@ All output is byte-reproducible: no dates, no machine names, fixed line endings 
 fonts and page layout.
 
 - CSV (:func:`write_csv`) holds the table's tidy unrounded data (the ARD rows behind every
-  displayed number). Text cells that a spreadsheet would run as a formula are neutralised.
+  displayed number; for a listing, its records). Text cells that a spreadsheet would run as a
+  formula are neutralised.
 - HTML (:func:`to_html`, :func:`write_html`): an accessible ``<table>`` (caption, ``scope`` on
   header cells, one ``<tbody>`` per row group, footnotes in ``<tfoot>``), all text escaped.
 - RTF (:func:`write_rtf`), written directly: a page header with "Page x of y" (RTF ``PAGE`` /
@@ -28,11 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from msc_analysis.render.table import DisplayTable
 
 __all__ = [
+    "AUTO_FONT_SIZES",
     "CHAR_WIDTH_EM",
     "LINE_HEIGHT_EM",
     "TABLE_CSS",
@@ -41,6 +44,7 @@ __all__ = [
     "line_height",
     "neutralise_csv_text",
     "rtf_escape",
+    "rtf_font_size",
     "rtf_layout",
     "to_html",
     "wrapped_lines",
@@ -87,12 +91,75 @@ def _float_text(x: object) -> str:
     return repr(float(x))  # type: ignore[arg-type]
 
 
-def write_csv(table: DisplayTable, path: str | Path) -> Path:
-    """Write the table's tidy unrounded data (:attr:`DisplayTable.data`) as CSV.
+def _iso_texts(values: pd.Series) -> list[str]:
+    """ISO 8601 text of each value of a datetime column: ``YYYY-MM-DD`` when every value falls
+    at midnight, else ``YYYY-MM-DDTHH:MM`` (with seconds, or fractions, when any value has
+    them); missing is empty."""
+    stamps = values.to_numpy(dtype="datetime64[ns]")
+    missing = np.isnat(stamps)
+    known = stamps[~missing]
+    unit = "D"
+    for finer in ("m", "s", "us", "ns"):
+        if (known != known.astype(f"datetime64[{unit}]")).any():
+            unit = finer
+        else:
+            break
+    text = np.datetime_as_string(stamps, unit=unit).astype(object)
+    text[missing] = ""
+    return text.tolist()
 
-    Floats are written at full precision (shortest round-tripping form), missing as empty; text
-    cells are neutralised against formula injection (:func:`neutralise_csv_text`). UTF-8, ``\\n``
-    line endings.
+
+def _record_text(value: object) -> str:
+    """CSV text of one record value: floats as :func:`_float_text`, timestamps in ISO 8601
+    (a date alone at midnight), other values as ``str``; missing is empty. Text is not yet
+    neutralised."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        return _float_text(value)
+    if isinstance(value, pd.Timestamp):
+        if value.second or value.microsecond or value.nanosecond:
+            return value.isoformat()
+        return value.strftime("%Y-%m-%dT%H:%M" if value.hour or value.minute else "%Y-%m-%d")
+    return str(value)
+
+
+def _record_column(values: pd.Series) -> list[str]:
+    """CSV texts of one column of a listing's records, formatted once per distinct value."""
+    dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) and not isinstance(dtype,
+                                                                      pd.DatetimeTZDtype):
+        return _iso_texts(values)
+    if dtype == np.float64:
+        codes, bits = pd.factorize(values.to_numpy().view(np.int64))
+        distinct = [_float_text(x) for x in bits.view(np.float64).tolist()]
+        return np.array(distinct, dtype=object)[codes].tolist()
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:  # unhashable values: one by one
+        return [neutralise_csv_text(_record_text(v)) for v in values]  # type: ignore[misc]
+    texts = np.array([neutralise_csv_text(_record_text(v)) for v in uniques], dtype=object)
+    return texts[codes].tolist()
+
+
+def _records_frame(records: pd.DataFrame) -> pd.DataFrame:
+    """A listing's records as the texts of its CSV, the variable names as columns."""
+    return pd.DataFrame(
+        {i: _record_column(records.iloc[:, i]) for i in range(records.shape[1])},
+        index=pd.RangeIndex(len(records)), dtype=object,
+    ).set_axis([neutralise_csv_text(str(c)) for c in records.columns], axis=1)
+
+
+def write_csv(table: DisplayTable, path: str | Path) -> Path:
+    """Write the table's tidy unrounded data as CSV: a listing's :attr:`DisplayTable.records`
+    when it has them, else :attr:`DisplayTable.data` (the ARD rows behind the numbers).
+
+    Floats are written at full precision (shortest round-tripping form, ``repr``), missing
+    values as empty; text cells are neutralised against formula injection
+    (:func:`neutralise_csv_text`). A listing's records keep their variables as columns, one
+    row per record; their dates and datetimes are ISO 8601 (``YYYY-MM-DD`` for a column whose
+    values all fall at midnight, else ``YYYY-MM-DDTHH:MM``), integers as integers. UTF-8,
+    ``\\n`` line endings.
 
     Returns
     -------
@@ -100,14 +167,18 @@ def write_csv(table: DisplayTable, path: str | Path) -> Path:
         The path written.
     """
     path = Path(path)
-    frame = table.data.copy()
-    for name in frame.columns:
-        if name == "stat":
-            frame[name] = [_float_text(v) for v in frame[name]]
-        elif name == "row":
-            frame[name] = [str(int(v)) for v in frame[name]]
-        else:
-            frame[name] = [neutralise_csv_text("" if pd.isna(v) else str(v)) for v in frame[name]]
+    if table.records is not None:
+        frame = _records_frame(table.records)
+    else:
+        frame = table.data.copy()
+        for name in frame.columns:
+            if name == "stat":
+                frame[name] = [_float_text(v) for v in frame[name]]
+            elif name == "row":
+                frame[name] = [str(int(v)) for v in frame[name]]
+            else:
+                frame[name] = [neutralise_csv_text("" if pd.isna(v) else str(v))
+                               for v in frame[name]]
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     logger.debug("wrote %s", path)
@@ -543,7 +614,7 @@ def rtf_layout(
     *,
     page_header: str = "",
     paper: str = "letter",
-    font_size: float = 9,
+    font_size: float | None = None,
     rows_per_page: int | None = None,
 ) -> RtfLayout:
     """Where :func:`write_rtf` breaks the pages of ``table``, and the heights behind it.
@@ -557,9 +628,12 @@ def rtf_layout(
     as many body rows as fit. A group heading never ends a page (it moves to the next one), and
     the last page keeps room for the footnotes and source line.
 
-    Parameters are those of :func:`write_rtf`. ``rows_per_page`` > 0 forces that many body
-    rows a page; 0 gives one page (the word processor paginates).
+    Parameters are those of :func:`write_rtf` (``font_size`` None: :func:`rtf_font_size`).
+    ``rows_per_page`` > 0 forces that many body rows a page; 0 gives one page (the word
+    processor paginates).
     """
+    if font_size is None:
+        font_size = rtf_font_size(table, paper)
     paper_height = round(_TWIPS * PAPER_LANDSCAPE[_check_paper(paper)][1]) / _TWIPS_PT
     text_width = _text_width(paper)
     edges = _cell_edges(_rel_widths(table, text_width, font_size), text_width)
@@ -605,24 +679,45 @@ def _longest(texts: Iterable[str], *, words: bool = False) -> int:
     return max((len(p) for group in parts for p in group), default=0)
 
 
+def _stub_chars(table: DisplayTable, font_size: float, *, words: bool = False) -> float:
+    """Width in characters of the stub's longest line (or word): the stub header, the group
+    headings, and each row label after its indentation as written (:func:`_body`: the row's
+    level, one more under a group heading, :data:`_INDENT_TWIPS` a level)."""
+    char = CHAR_WIDTH_EM * _font_pt(font_size) * _TWIPS_PT
+    plain = _longest([table.stub_header, *[r.group for r in table.rows]], words=words)
+    by_level: dict[int, list[str]] = {}
+    for r in table.rows:
+        by_level.setdefault(r.indent + (1 if r.group else 0), []).append(r.label)
+    labels = [level * _INDENT_TWIPS / char + _longest(texts, words=words)
+              for level, texts in by_level.items()]
+    return float(max([plain, *labels]))
+
+
+def _natural_and_least(table: DisplayTable, font_size: float) -> tuple[list[float], list[float]]:
+    """Each column's natural width (longest line) and least width (longest word), in characters
+    at ``font_size``, stub first, before the cell gaps and rounding room."""
+    col_texts = [[c.header, *[r.text(c.key) for r in table.rows]] for c in table.columns]
+    natural = [max(_stub_chars(table, font_size), 12.0),
+               *[float(max(_longest(t), 8)) for t in col_texts]]
+    least = [min(_stub_chars(table, font_size, words=True), natural[0]),
+             *[float(min(max(_longest(t, words=True), 4), n))
+               for t, n in zip(col_texts, natural[1:], strict=True)]]
+    return natural, least
+
+
 def _rel_widths(table: DisplayTable, text_width: int = 12960, font_size: float = 9
                 ) -> list[float]:
     """Relative column widths (stub first), in characters, cell gaps included.
 
     Each column's natural width is its longest line (header or body), its least width its
-    longest word. When the natural widths fit the page they share it in proportion (the stub
-    taking no more than the other columns together, nor less than its longest word); when they
-    do not, each column gets its longest word and the rest of the width goes in proportion to
-    how much more each column would need, so that words are broken only when even the longest
-    words do not fit side by side.
+    longest word (a row label's with its indentation). When the natural widths fit the page
+    they share it in proportion (the stub taking no more than the other columns together, nor
+    less than its longest word); when they do not, each column gets its longest word and the
+    rest of the width goes in proportion to how much more each column would need, so that
+    words are broken only when even the longest words do not fit side by side
+    (:func:`rtf_font_size` picks a font size at which they do).
     """
-    stub_texts = [table.stub_header, *[" " * (2 * r.indent) + r.label for r in table.rows],
-                  *[r.group for r in table.rows]]
-    col_texts = [[c.header, *[r.text(c.key) for r in table.rows]] for c in table.columns]
-    natural = [max(_longest(stub_texts), 12), *[max(_longest(t), 8) for t in col_texts]]
-    least = [min(_longest(stub_texts, words=True), natural[0]),
-             *[min(max(_longest(t, words=True), 4), n) for t, n in zip(col_texts, natural[1:],
-                                                                     strict=True)]]
+    natural, least = _natural_and_least(table, font_size)
     # a little more than the word, so that rounding the edges to whole twips keeps it whole
     natural = [n + _ROUNDING_ROOM for n in natural]
     least = [m + _ROUNDING_ROOM for m in least]
@@ -639,6 +734,37 @@ def _rel_widths(table: DisplayTable, text_width: int = 12960, font_size: float =
         extra = [n - m for n, m in zip(natural, least, strict=True)]
         widths = [m + spare * e / sum(extra) for m, e in zip(least, extra, strict=True)]
     return [float(w + gap) for w in widths]
+
+
+#: Font sizes :func:`rtf_font_size` tries, largest first.
+AUTO_FONT_SIZES: tuple[float, ...] = (9, 8, 7)
+
+
+def _words_fit(table: DisplayTable, text_width: int, font_size: float) -> bool:
+    """Whether every column's longest word (:func:`_rel_widths`' least widths, rounding room
+    and cell gaps included) fits side by side in ``text_width`` at ``font_size``."""
+    _, least = _natural_and_least(table, font_size)
+    char = CHAR_WIDTH_EM * _font_pt(font_size) * _TWIPS_PT
+    need = sum(m + _ROUNDING_ROOM for m in least) + 2 * _CELL_GAP / char * len(least)
+    return need <= text_width / char
+
+
+def rtf_font_size(table: DisplayTable, paper: str = "letter") -> float:
+    """The font size :func:`write_rtf` uses when none is given: the largest of
+    :data:`AUTO_FONT_SIZES` (9, 8, 7 pt) at which the longest words of all columns fit side by
+    side on the page, so that no word is broken; 7 pt when they fit at none.
+
+    Examples
+    --------
+    A narrow table keeps 9 pt; 14 columns of 12-letter words (14 * (12.05 + 2) = 196.7
+    characters of 9 pt, more than the 120 of a 9 in line; at 7 pt a character is 84 twips and
+    a line holds 154.3, the columns 12.05 + 2.57 each: 204.7) fit at none.
+    """
+    text_width = _text_width(paper)
+    for size in AUTO_FONT_SIZES:
+        if _words_fit(table, text_width, size):
+            return size
+    return AUTO_FONT_SIZES[-1]
 
 
 def _cell_edges(rel_widths: list[float], total: int) -> list[int]:
@@ -746,7 +872,7 @@ def write_rtf(
     *,
     page_header: str = "",
     paper: str = "letter",
-    font_size: float = 9,
+    font_size: float | None = None,
     rows_per_page: int | None = None,
 ) -> Path:
     """Write the table as RTF (landscape, Courier New, "Page x of y"), paginated by the writer.
@@ -778,8 +904,11 @@ def write_rtf(
         Text shown top right of every page above the page number (e.g. study id and data cut).
     paper : {"letter", "a4"}
         Landscape paper size.
-    font_size : float
-        Point size of body, headers and footnotes (titles are one point larger).
+    font_size : float, optional
+        Point size of body, headers and footnotes (titles are one point larger). None
+        (default): :func:`rtf_font_size`, 9 pt, or 8 or 7 pt when the longest words of the
+        columns do not fit side by side at the larger size. The size used is stated in the RTF
+        only (its ``\\fs`` control words).
     rows_per_page : int, optional
         None (default): the writer paginates from the estimated heights. A positive number:
         a page break (and the column header row) after every ``rows_per_page`` body rows
@@ -798,6 +927,8 @@ def write_rtf(
         If ``paper`` is not ``"letter"`` or ``"a4"``.
     """
     setup, text_width = _page_setup(paper)
+    if font_size is None:
+        font_size = rtf_font_size(table, paper)
     edges = _cell_edges(_rel_widths(table, text_width, font_size), text_width)
     layout = rtf_layout(table, page_header=page_header, paper=paper, font_size=font_size,
                         rows_per_page=rows_per_page)
@@ -813,7 +944,7 @@ def write_rtf(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes("".join(parts).encode("ascii"))
-    logger.debug("wrote %s (%d pages)", path, layout.n_pages)
+    logger.debug("wrote %s (%d pages, %g pt)", path, layout.n_pages, font_size)
     return path
 
 
