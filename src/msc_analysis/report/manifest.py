@@ -22,7 +22,7 @@ from typing import Any
 #: Distributions whose versions are recorded.
 DEPENDENCIES: tuple[str, ...] = (
     "msc-analysis", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "pyreadstat",
-    "pyarrow", "rtflite", "papermill", "nbclient",
+    "pyarrow", "papermill", "nbclient",
 )
 
 
