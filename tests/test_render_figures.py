@@ -579,6 +579,25 @@ def test_monitoring_plot_lines_and_stops() -> None:
     assert ax.get_xlim()[1] == pytest.approx(10.5)
 
 
+def test_monitoring_plot_marks_provisional_points() -> None:
+    # SAP 9.1: subjects 3 and 4 were inside their window at the cut-off; subject 4 also stops
+    mon = pd.DataFrame({"n": [1, 2, 3, 4], "x": [1, 2, 2, 3],
+                        "post_prob": [0.85, 0.90, 0.70, 0.95],
+                        "provisional": [False, False, True, True]})
+    fig = fg.monitoring_plot(mon, threshold=0.2, prob_cutoff=0.8, min_subjects=3)
+    ax = fig.axes[0]
+    open_points = [ln for ln in ax.lines if ln.get_gid() == "provisional"]
+    assert sorted(float(v) for ln in open_points for v in ln.get_xdata()) == [3.0, 4.0]
+    assert all(ln.get_markerfacecolor() == "white" for ln in open_points)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Provisional (window open at the cut-off)" in labels
+    # without provisional points: no open marker and no legend entry
+    fig = fg.monitoring_plot(mon.assign(provisional=False), 0.2, 0.8, 3)
+    assert not [ln for ln in fig.axes[0].lines if ln.get_gid() == "provisional"]
+    assert "Provisional (window open at the cut-off)" not in [
+        t.get_text() for t in fig.legends[0].get_texts()]
+
+
 def test_monitoring_plot_empty() -> None:
     fig = fg.monitoring_plot(pd.DataFrame(columns=["n", "events", "post_prob"]), 0.2, 0.8, 3)
     assert "No subjects evaluated" in _texts(fig)

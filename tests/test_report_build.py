@@ -125,6 +125,19 @@ def test_cutoff_excludes_later_data_and_lists_it() -> None:
     assert set(cut["severity"]) == {"excluded"}
     removed = len(full.study.adsl) - len(early.study.adsl)
     assert (cut["rule"] == "enrolled-after-cutoff").sum() == removed
+    # SAP 9.1: the cut-off reaches SAF-MON. Subject 004's first session, its only one by then,
+    # was on 2024-06-29 (TRTSDT in data/synthetic/adsl.csv): its window (to 2024-07-06) is
+    # open on 2024-06-30; 001 (window to 2024-05-03) and 003 (to 2024-06-17) are closed.
+    ard = early.ard
+    flags = ard[(ard["analysis_id"] == "SAF-MON") & (ard["stat_name"] == "window_closed")]
+    assert dict(zip(flags["variable_level"].str[-3:], flags["stat"], strict=True)) == {
+        "001": 1.0, "003": 1.0, "004": 0.0}
+    warn = early.issues.frame()
+    warn = warn[warn["rule"] == "monitoring-window-open"]
+    assert warn["usubjid"].tolist() == ["NCT06904755-01-004"]
+    assert "closes on 2024-07-06" in warn["message"].iloc[0]
+    full_flags = full.ard[full.ard["stat_name"] == "window_closed"]
+    assert len(full_flags) == 9 and (full_flags["stat"] == 1).all()
 
 
 def test_confidence_level_setting_reaches_every_interval() -> None:

@@ -114,3 +114,22 @@ def test_pilot_run_by_trta(tmp_path: Path) -> None:
                             "Xanomeline High Dose": 433.0}
     html = (tmp_path / "tables" / "t14_3_1_1.html").read_text()
     assert "Placebo<br>N = 86" in html or "N = 86" in html
+
+
+def test_cutoff_marks_open_monitoring_windows(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # 2024-09-18: subject 009's last session was on 2024-09-15 (data/synthetic/adsl.csv TRTEDT),
+    # so its 7-day window runs to 2024-09-22 and its row is provisional (SAP 9.1); subject 010
+    # (first session 2024-09-26) is not yet treated.
+    out = tmp_path / "cut"
+    assert _run(out, SYNTHETIC, "--cutoff", "2024-09-18") == 0
+    table = pd.read_csv(out / "tables" / "t14_3_7_1.csv", keep_default_na=False)
+    marked = table[table["cell_text"].str.endswith("(provisional)")]
+    assert marked["cell_text"].tolist() == ["NCT06904755-01-009 (provisional)"]
+    assert marked["stat_name"].tolist() == ["window_closed"]
+    issues = pd.read_csv(out / "data_issues.csv", keep_default_na=False)
+    warn = issues[issues["rule"] == "monitoring-window-open"]
+    assert warn["usubjid"].tolist() == ["NCT06904755-01-009"]
+    assert "closes on 2024-09-22" in warn["message"].iloc[0]
+    assert "2024-09-22" in (out / "tables" / "t14_3_7_1.html").read_text()
+    assert _run(tmp_path / "bad", SYNTHETIC, "--cutoff", "2024-02-30") == 1
+    assert "--cutoff '2024-02-30' is not a valid date" in capsys.readouterr().err

@@ -118,3 +118,141 @@ def test_subjects_beyond_the_rule_size_are_listed_not_monitored() -> None:
     beyond = issues.frame()
     beyond = beyond[beyond["rule"] == "beyond-max-subjects"]
     assert beyond["usubjid"].tolist() == ["S07", "S08", "S09", "S10"]
+
+
+# --------------------------------------------------------------------------------------------
+# Monitoring windows still open at the data cut-off (SAP section 9.1)
+# --------------------------------------------------------------------------------------------
+
+CUT = "2025-01-20"
+
+
+def _window_study():  # type: ignore[no-untyped-def]
+    """The fixture study with windows that close before, on and after the cut-off 2025-01-20.
+
+    Window end = TRTEDT + 7 days (first session 2025-01-10 for everyone):
+    S01 last session 01-12 -> ends 01-19 (before the cut-off: closed);
+    S03 last session 01-13 -> ends 01-20 (on the cut-off: closed, the day is observed);
+    S02 ends 01-21 (after) but has the DLT-like serious MSC-related pyrexia of 01-13: closed;
+    S07 ends 01-21, died 01-18 (inside the window, before the cut-off): closed;
+    S08 ends 01-21, transplanted 01-16: closed;
+    S10 ends 01-21, died 01-25 (after the cut-off: not known then): open;
+    S04, S05, S06, S09 end 01-21: open (provisional).
+    """
+    adsl = fx.adsl()
+    adsl.loc[adsl["USUBJID"] == "S01", "TRTEDT"] = pd.Timestamp("2025-01-12")
+    adsl.loc[adsl["USUBJID"] == "S03", "TRTEDT"] = pd.Timestamp("2025-01-13")
+    adsl.loc[adsl["USUBJID"] == "S07", "DTHDT"] = pd.Timestamp("2025-01-18")
+    adsl.loc[adsl["USUBJID"] == "S10", ["DTHFL", "DTHDT"]] = ["Y", pd.Timestamp("2025-01-25")]
+    adsl["LTXDT"] = pd.to_datetime(["2025-01-16" if s == "S08" else None
+                                    for s in adsl["USUBJID"]])
+    return fx.study(adsl=adsl)
+
+
+OPEN = ["S04", "S05", "S06", "S09", "S10"]
+
+
+def test_window_closed_before_on_after_the_cutoff_event_and_death() -> None:
+    from msc_analysis.io.issues import DataIssues
+
+    issues = DataIssues()
+    data = prepare_safety(_window_study(), fx.sap(), issues, cutoff=CUT)
+    assert data.cutoff == pd.Timestamp(CUT)
+    subj = dlt_subjects(data).set_index("USUBJID")
+    assert subj.loc["S01", "WINDOW_END"] == pd.Timestamp("2025-01-19")
+    assert subj.loc["S03", "WINDOW_END"] == pd.Timestamp("2025-01-20")
+    assert subj["WINDOW_REASON"].to_dict() == {
+        "S01": "ended", "S02": "event", "S03": "ended", "S04": "open", "S05": "open",
+        "S06": "open", "S07": "death", "S08": "transplant", "S09": "open", "S10": "open"}
+
+    ard = monitoring_after_each_subject(data)
+    flags = ard[ard["stat_name"] == "window_closed"]
+    assert dict(zip(flags["variable_level"], flags["stat"], strict=True)) == {
+        s: (0.0 if s in OPEN else 1.0) for s in fx.SUBJECTS[:10]}
+    # one window_closed row per subject row, with the same by-variables as its other rows
+    assert (flags["group1"] == "SUBJSEQ").all()
+    assert flags["group1_level"].tolist() == [str(k) for k in range(1, 11)]
+    assert flags.loc[flags["variable_level"] == "S04", "method"].iloc[0] == (
+        "window 2025-01-10 to 2025-01-21; cut-off 2025-01-20; window open at the cut-off: "
+        "row provisional")
+    assert flags.loc[flags["variable_level"] == "S07", "method"].iloc[0].endswith(
+        "died before the window ended")
+
+    warn = issues.frame()
+    warn = warn[warn["rule"] == "monitoring-window-open"]
+    assert warn["usubjid"].tolist() == OPEN
+    assert set(warn["severity"]) == {"warning"} and set(warn["source"]) == {"SAF-MON"}
+    assert all("closes on 2025-01-21" in m for m in warn["message"])
+
+
+def test_window_flag_leaves_the_rules_numbers_unchanged() -> None:
+    provisional = monitoring_after_each_subject(
+        prepare_safety(_window_study(), fx.sap(), cutoff=CUT))
+    # default cut-off: the last date in the data (S06's nausea of 2025-02-12): all closed
+    final = monitoring_after_each_subject(prepare_safety(_window_study(), fx.sap()))
+    assert (final.loc[final["stat_name"] == "window_closed", "stat"] == 1).all()
+    rule_rows = [r[r["stat_name"] != "window_closed"].reset_index(drop=True)
+                 for r in (provisional, final)]
+    pd.testing.assert_frame_equal(*rule_rows)
+    # and the numbers are the rule's own: only S02 has the event (hand count)
+    assert [lookup(provisional, "SAF-MON", "n_events", variable="DLT", SUBJSEQ=str(k))
+            for k in range(1, 11)] == [0] + [1] * 9
+    # Beta(0.3, 2.7) prior, 1 event in 10 subjects: posterior mean 1.3 / 13
+    assert lookup(provisional, "SAF-MON", "post_mean", variable="DLT",
+                  SUBJSEQ="10") == pytest.approx(0.1)
+
+
+def test_monitoring_table_marks_provisional_rows() -> None:
+    data = prepare_safety(_window_study(), fx.sap(), cutoff=CUT)
+    ard = monitoring_after_each_subject(data)
+    table = monitoring_table(ard, data.sap)
+    subjects = [r.text("subject") for r in table.rows]
+    assert subjects == [f"{s} (provisional)" if s in OPEN else s for s in fx.SUBJECTS[:10]]
+    note = next(f for f in table.footnotes if f.startswith("(provisional)"))
+    assert "cut-off 2025-01-20" in note and "7-day monitoring window" in note
+    assert ("S04 on 2025-01-21; S05 on 2025-01-21; S06 on 2025-01-21; S09 on 2025-01-21; "
+            "S10 on 2025-01-21") in note
+    # each marker traces to its subject's window_closed row (value 0); plain ids trace nowhere
+    trace = table.data[table.data["column"] == "subject"]
+    assert trace["variable_level"].tolist() == OPEN
+    assert set(trace["stat_name"]) == {"window_closed"} and (trace["stat"] == 0).all()
+    # the other cells are those of the rule, unchanged
+    assert [r.text("x") for r in table.rows] == ["0/1"] + [f"1/{k}" for k in range(2, 11)]
+    # no provisional row: no marker, no footnote, no trace on the subject column
+    final = monitoring_table(monitoring_after_each_subject(
+        prepare_safety(_window_study(), fx.sap())), data.sap)
+    assert [r.text("subject") for r in final.rows] == fx.SUBJECTS[:10]
+    assert not any(f.startswith("(provisional)") for f in final.footnotes)
+    assert (final.data["column"] != "subject").all()
+
+
+def test_decision_text_says_it_rests_on_provisional_rows() -> None:
+    from msc_analysis.analyses.safety import run_safety
+    from msc_analysis.report.safety_step import monitoring_decision
+
+    sap = fx.sap()
+    text = monitoring_decision(run_safety(_window_study(), sap, cutoff=CUT,
+                                          analyses=["SAF-MON"]), sap)
+    assert "Decision: CONTINUE" in text
+    assert ("Provisional: 5 of the 10 evaluated subjects were still inside the monitoring "
+            "window at the data cut-off 2025-01-20") in text
+    assert "S04 (window closes 2025-01-21)" in text
+    assert "rests on provisional rows of Table 14.3.7.1" in text
+    final = monitoring_decision(run_safety(_window_study(), sap, analyses=["SAF-MON"]), sap)
+    assert "Provisional" not in final
+
+
+def test_decision_text_when_the_rule_stopped_with_provisional_rows() -> None:
+    from msc_analysis.analyses.safety import run_safety
+    from msc_analysis.report.safety_step import monitoring_decision
+
+    sap = fx.sap()
+    study = _window_study()
+    # S01 gets a grade 3 device-related event: 2 events in the first 2 subjects -> stop
+    # (SAP table 9.3: boundary 2 at n = 2)
+    extra = pd.DataFrame([fx._ae("S01", 4, "Hypotension", fx.VASC, "2025-01-11", "3",
+                                dev="POSSIBLY RELATED")])
+    study.adae = pd.concat([study.adae, extra], ignore_index=True)
+    text = monitoring_decision(run_safety(study, sap, cutoff=CUT, analyses=["SAF-MON"]), sap)
+    assert "Decision: STOP" in text and "after subject 2" in text
+    assert "could only confirm the stop or bring it earlier" in text

@@ -73,6 +73,8 @@ STAT_NAMES: dict[str, str] = {
     "threshold": "decision threshold",
     "decision": "decision code: 1 stop, 0 continue",
     "boundary": "smallest number of events that triggers stopping",
+    "window_closed": "1 when the subject's monitoring window had closed at the data cut-off, "
+                     "0 when it was still open (the row is provisional)",
     "prob_stop": "probability of stopping early (simulation)",
     "expected_n": "expected number of subjects treated (simulation)",
     "mcse": "Monte Carlo standard error of the preceding simulated quantity",

@@ -1,8 +1,10 @@
 """The ``msc-analysis safety`` verb: every safety table, its ARD and the data issues.
 
-``msc-analysis safety --data DIR --out DIR [--by VAR] [--sap FILE]`` loads the study folder,
-runs the SAF-* analyses whose datasets are present (logging those skipped and why) and writes
-to ``OUT``:
+``msc-analysis safety --data DIR --out DIR [--by VAR] [--sap FILE] [--cutoff DATE]`` loads the
+study folder, keeps the data known at the cut-off date when one is given (as the report does,
+:func:`msc_analysis.derive.cutoff.apply_cutoff`; default: all data, the cut-off being the last
+date in them), runs the SAF-* analyses whose datasets are present (logging those skipped and
+why) and writes to ``OUT``:
 
 - ``tables/``: each table and listing as CSV (the ARD rows behind every cell), HTML and RTF,
   named after its number (``t14_3_1_1.csv``, ``l16_2_7_1.html``);
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
+from datetime import date
 from pathlib import Path
 
 from msc_analysis.errors import SettingsError
@@ -39,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                              "from ADSL SAFFL = 'Y' by the ADSL equivalent (TRT01A)")
     parser.add_argument("--sap", default=None, type=Path, metavar="FILE",
                         help="SAP settings (default: sap/sap.toml in this folder or above)")
+    parser.add_argument("--cutoff", default=None, metavar="DATE",
+                        help="data cut-off date YYYY-MM-DD: data after it are left out and "
+                             "monitoring rows whose window is still open are marked "
+                             "provisional (default: the last date in the data)")
     parser.set_defaults(func=run)
 
 
@@ -54,9 +62,20 @@ def _analyses_for(folder: Path) -> tuple[str, ...]:
     return tuple(wanted)
 
 
+def _cutoff_date(text: str) -> str:
+    """The ``YYYY-MM-DD`` cut-off date checked, or a SettingsError saying what is wrong."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text).strip()):
+        raise SettingsError(f"--cutoff {text!r} is not a date of the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(str(text).strip()).isoformat()
+    except ValueError as exc:
+        raise SettingsError(f"--cutoff {text!r} is not a valid date: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ``safety`` verb; return the exit status."""
     from msc_analysis.analyses.safety import run_safety
+    from msc_analysis.derive.cutoff import apply_cutoff
     from msc_analysis.io.issues import DataIssues
     from msc_analysis.io.loading import load_study
     from msc_analysis.render.safety_tables import write_safety_outputs
@@ -69,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         study = load_study(args.data, analyses=_analyses_for(Path(args.data)), issues=issues)
         if args.by is not None and not str(args.by).strip():
             raise SettingsError("--by needs a variable name")
-        results = run_safety(study, sap, issues, by=args.by)
+        day = None
+        if args.cutoff is not None:
+            study, day = apply_cutoff(study, _cutoff_date(args.cutoff), issues)
+        results = run_safety(study, sap, issues, by=args.by, cutoff=day)
         written = write_safety_outputs(results, sap, out)
     finally:
         issues.write(out / "data_issues.csv")

@@ -21,7 +21,7 @@ from msc_analysis.analyses.safety_ae import (
     ae_serious,
     ae_sessions,
 )
-from msc_analysis.analyses.safety_data import SafetyData, prepare_safety
+from msc_analysis.analyses.safety_data import SafetyData, as_safety_data
 from msc_analysis.analyses.safety_exposure import exposure, vital_signs
 from msc_analysis.analyses.safety_lab import lab_grade3, lab_shift, lab_summary
 from msc_analysis.analyses.safety_listings import LISTINGS
@@ -104,6 +104,7 @@ def run_safety(
     issues: DataIssues | None = None,
     by: str | None = None,
     analyses: Iterable[str] | None = None,
+    cutoff: pd.Timestamp | str | None = None,
 ) -> SafetyResults:
     """Run the safety analyses (all, or ``analyses``) and the listings.
 
@@ -119,9 +120,13 @@ def run_safety(
         Grouping variable (``TRTA``); None for one column of all Safety Set subjects.
     analyses : iterable of str, optional
         Analysis ids to run (default: every id of :data:`SAFETY_ANALYSES`).
+    cutoff : Timestamp or str, optional
+        The date the data were cut at (the report passes the cut-off of
+        :func:`msc_analysis.derive.cutoff.apply_cutoff`); default: the last date in the data.
+        SAF-MON marks the subjects whose monitoring window is still open at it (SAP 9.1).
     """
     issues = DataIssues() if issues is None else issues
-    data = study if isinstance(study, SafetyData) else prepare_safety(study, sap, issues, by)
+    data = as_safety_data(study, sap, issues, by, cutoff)
     wanted = list(SAFETY_ANALYSES) if analyses is None else list(analyses)
     results: dict[str, pd.DataFrame] = {}
     skipped: dict[str, str] = {}

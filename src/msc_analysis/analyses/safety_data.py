@@ -17,6 +17,7 @@ by-variable (``group1 = "TRTA"``). Groups are ordered by the numeric companion v
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from msc_analysis.derive.cutoff import last_date
 from msc_analysis.derive.lab_grades import grade_labs
 from msc_analysis.derive.lloq import substitute_lloq
 from msc_analysis.derive.teae import AeDerivation, attribute_to_sessions, prepare_adae
@@ -39,6 +41,7 @@ __all__ = [
     "add_header",
     "adsl_group_variable",
     "as_safety_data",
+    "cutoff_date",
     "prepare_safety",
 ]
 
@@ -78,6 +81,11 @@ class SafetyData:
         The analysis settings.
     issues : DataIssues
         Where derivations and analyses record excluded records.
+    cutoff : Timestamp or None
+        The data cut-off date (the data are as known at the end of that day): the report's
+        cut-off, else the last date in the data (:func:`msc_analysis.derive.cutoff.last_date`);
+        None only when the data hold no date. SAF-MON uses it to tell which subjects' monitoring
+        windows are still open (SAP section 9.1).
     """
 
     adsl: pd.DataFrame
@@ -91,6 +99,7 @@ class SafetyData:
     advs: pd.DataFrame | None
     sap: object
     issues: DataIssues = field(default_factory=DataIssues)
+    cutoff: pd.Timestamp | None = None
 
     def ard_groups(self, level: str) -> dict[str, str]:
         """The ARD by-variable of a group level (empty without ``by``)."""
@@ -158,7 +167,8 @@ def _map_by_subject(subjects: pd.Series, groups: pd.Series) -> pd.Series:
 
 
 def prepare_safety(
-    study: object, sap: object, issues: DataIssues | None = None, by: str | None = None
+    study: object, sap: object, issues: DataIssues | None = None, by: str | None = None,
+    cutoff: pd.Timestamp | str | None = None,
 ) -> SafetyData:
     """Derive everything the SAF-* analyses need from a loaded study.
 
@@ -172,8 +182,12 @@ def prepare_safety(
         Collects the records each derivation could not use.
     by : str, optional
         Grouping variable (see the module docstring).
+    cutoff : Timestamp or str, optional
+        The date the data were cut at (the report's cut-off; the data are not cut here).
+        Default: the last date in the data.
     """
     issues = DataIssues() if issues is None else issues
+    day = cutoff_date(study, cutoff)
     adsl = study.adsl  # type: ignore[attr-defined]
     if adsl is None or "USUBJID" not in adsl.columns:
         raise DataError("ADSL with USUBJID is required for the safety analyses")
@@ -222,7 +236,17 @@ def prepare_safety(
         lab = grade_labs(lab, adsl=saf, adex=adex, sap=sap, issues=issues)
     return SafetyData(adsl=saf, by=by, groups=groups, denominators=denominators,
                       overall_label=overall, ae=ae, lab=lab, adex=adex, advs=advs, sap=sap,
-                      issues=issues)
+                      issues=issues, cutoff=day)
+
+
+def cutoff_date(study: object, cutoff: pd.Timestamp | str | None) -> pd.Timestamp | None:
+    """``cutoff`` as a date, else the last date in the study (None when it holds no date)."""
+    if cutoff is not None:
+        return pd.Timestamp(cutoff).normalize()
+    try:
+        return last_date(study)
+    except ValueError:  # no date anywhere: no treated subject either
+        return None
 
 
 def _below_lloq(lab: pd.DataFrame, sap: object | None) -> pd.DataFrame:
@@ -236,11 +260,15 @@ def _below_lloq(lab: pd.DataFrame, sap: object | None) -> pd.DataFrame:
 
 
 def as_safety_data(
-    study: object, sap: object | None, issues: DataIssues | None, by: str | None
+    study: object, sap: object | None, issues: DataIssues | None, by: str | None,
+    cutoff: pd.Timestamp | str | None = None,
 ) -> SafetyData:
-    """``study`` itself when it is already :class:`SafetyData`, else :func:`prepare_safety`."""
+    """``study`` itself when it is already :class:`SafetyData` (with ``cutoff`` when given),
+    else :func:`prepare_safety`."""
     if isinstance(study, SafetyData):
-        return study
+        if cutoff is None:
+            return study
+        return dataclasses.replace(study, cutoff=pd.Timestamp(cutoff).normalize())
     if sap is None:
         raise AnalysisError("the SAP settings are needed to prepare the safety data")
-    return prepare_safety(study, sap, issues, by)
+    return prepare_safety(study, sap, issues, by, cutoff)

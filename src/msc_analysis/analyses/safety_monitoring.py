@@ -10,8 +10,22 @@ subjects are evaluated in the order of their first session (``TRTSDT``, then ``U
 - SAF-MON: after each subject (by-variable ``SUBJSEQ`` = 1, 2, ...; ``variable = "DLT"``,
   ``variable_level`` = the subject), ``n``, ``n_events`` (subjects with the event so far),
   ``post_mean``, ``post_prob`` = P(rate > threshold), the equal-tailed credible interval
-  ``conf_low`` / ``conf_high``, ``threshold``, ``boundary`` and ``decision`` (1 stop, 0
-  continue).
+  ``conf_low`` / ``conf_high``, ``threshold``, ``boundary``, ``decision`` (1 stop, 0
+  continue) and ``window_closed``: 1 when the subject's monitoring window had closed at the
+  data cut-off, 0 when the row is provisional (SAP section 9.1). Its ``method`` states the
+  window, the cut-off and why the window counts as closed (:func:`window_method`; read back
+  with :func:`parse_window_method`). Each provisional subject also gets a data-issues warning
+  (rule ``monitoring-window-open``).
+
+Monitoring window at the cut-off
+--------------------------------
+A subject's window runs from the first session (``TRTSDT``) to ``window_days`` after the last
+(``TRTEDT``, else ``TRTSDT``). It counts as closed at the cut-off when it ended on or before the
+cut-off date, when the subject already has a DLT-like event (known as soon as it happens), or
+when the subject died or was transplanted on or before the cut-off, before the window ended (the
+window cannot be completed). Otherwise the subject is still inside the window: counted, as every
+treated subject, as evaluated without the event so far, but the row is provisional. The flag
+changes none of the rule's numbers.
 - SAF-MONBND: for n = 1 .. ``max_subjects`` (by-variable ``NEVAL``) the smallest number of
   events that stops (``boundary``, NaN when none) and the posterior probability there.
 - SAF-MONOC: for each true rate (by-variable ``TRUE_RATE``): simulated ``prob_stop`` and
@@ -20,6 +34,9 @@ subjects are evaluated in the order of their first session (``TRTSDT``, then ``U
 """
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +52,35 @@ from msc_analysis.stats.monitoring import (
     simulate_operating_characteristics,
 )
 
-__all__ = ["dlt_subjects", "monitoring_after_each_subject", "monitoring_boundaries",
-           "monitoring_operating_characteristics", "rule_from_sap"]
+__all__ = ["WINDOW_REASONS", "dlt_subjects", "monitoring_after_each_subject",
+           "monitoring_boundaries", "monitoring_operating_characteristics",
+           "parse_window_method", "rule_from_sap", "window_method"]
+
+#: Why a subject's monitoring window counts as closed at the cut-off (``"open"``: it does not).
+WINDOW_REASONS: dict[str, str] = {
+    "ended": "window ended on or before the cut-off",
+    "event": "DLT-like event",
+    "death": "died before the window ended",
+    "transplant": "transplanted before the window ended",
+    "open": "window open at the cut-off: row provisional",
+    "no-cutoff": "no date in the data: no cut-off",
+}
+_WINDOW_METHOD = re.compile(r"window (\S+) to (\S+); cut-off (\S+); ")
+
+
+def window_method(start: pd.Timestamp, end: pd.Timestamp, cutoff: pd.Timestamp | None,
+                  reason: str) -> str:
+    """The ``method`` of a ``window_closed`` ARD row, e.g. ``"window 2024-09-10 to 2024-09-22;
+    cut-off 2024-09-18; window open at the cut-off: row provisional"``."""
+    cut = "none" if cutoff is None or pd.isna(cutoff) else str(cutoff.date())
+    return f"window {start.date()} to {end.date()}; cut-off {cut}; {WINDOW_REASONS[reason]}"
+
+
+def parse_window_method(method: str) -> tuple[str, str, str] | None:
+    """``(window start, window end, cut-off)`` as ISO dates from :func:`window_method`'s text
+    (None when ``method`` is not such a text)."""
+    found = _WINDOW_METHOD.match(str(method))
+    return None if found is None else (found.group(1), found.group(2), found.group(3))
 
 
 def rule_from_sap(sap: object) -> MonitoringRule:
@@ -53,7 +97,10 @@ def dlt_subjects(data: SafetyData) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``USUBJID``, :data:`GROUP`, ``TRTSDT``, ``DLTFL`` (bool), ``N_DLT`` (qualifying AEs).
+        ``USUBJID``, :data:`GROUP`, ``TRTSDT``, ``TRTEDT``, ``DLTFL`` (bool), ``N_DLT``
+        (qualifying AEs), ``WINDOW_END`` (``TRTEDT``, else ``TRTSDT``, + ``window_days``),
+        ``WINDOW_CLOSED`` (bool: closed at ``data.cutoff``) and ``WINDOW_REASON`` (a key of
+        :data:`WINDOW_REASONS`); see the module docstring.
     """
     mon = data.sap.monitoring  # type: ignore[attr-defined]
     subj = data.adsl[["USUBJID", GROUP]].copy()
@@ -86,7 +133,34 @@ def dlt_subjects(data: SafetyData) -> pd.DataFrame:
         hits = ae.loc[related & severe & in_window].groupby("USUBJID").size()
         subj["N_DLT"] = subj["USUBJID"].map(hits).fillna(0).astype(int)
     subj["DLTFL"] = subj["N_DLT"] > 0
-    return subj.reset_index(drop=True)
+    return _window_state(subj, data, int(mon.window_days)).reset_index(drop=True)
+
+
+def _window_state(subj: pd.DataFrame, data: SafetyData, window_days: int) -> pd.DataFrame:
+    """Add ``WINDOW_END``, ``WINDOW_CLOSED`` and ``WINDOW_REASON`` at ``data.cutoff``."""
+    subj = subj.copy()
+    subj["WINDOW_END"] = subj["TRTEDT"].fillna(subj["TRTSDT"]) + pd.Timedelta(days=window_days)
+    cutoff = data.cutoff
+    reason = pd.Series("open", index=subj.index, dtype=object)
+    if cutoff is None or pd.isna(cutoff):
+        reason[:] = "no-cutoff"
+    else:
+        # first match wins: the order of the reasons is the order of the checks
+        ends = subj["WINDOW_END"]
+        outcome = {}
+        for var, key in (("DTHDT", "death"), ("LTXDT", "transplant")):
+            if var not in data.adsl.columns:
+                outcome[key] = pd.Series(False, index=subj.index)
+                continue
+            date = pd.to_datetime(subj["USUBJID"].map(data.adsl.set_index("USUBJID")[var]))
+            outcome[key] = (date <= cutoff) & (date < ends)
+        checks = [(ends <= cutoff, "ended"), (subj["DLTFL"], "event"),
+                  (outcome["death"], "death"), (outcome["transplant"], "transplant")]
+        for hit, key in reversed(checks):
+            reason = reason.mask(hit.fillna(False).astype(bool), key)
+    subj["WINDOW_REASON"] = reason.astype(str)
+    subj["WINDOW_CLOSED"] = subj["WINDOW_REASON"] != "open"
+    return subj
 
 
 def monitoring_after_each_subject(study: object, sap: object = None,
@@ -110,10 +184,10 @@ def monitoring_after_each_subject(study: object, sap: object = None,
                                     "(sap.toml [monitoring] max_subjects): outside the rule")
         part = part.iloc[:rule.max_subjects]
         res = monitor(part["DLTFL"].to_numpy(), rule, data.conf_level)
-        for i, (subj, row) in enumerate(zip(part["USUBJID"], res.itertuples(index=False),
-                                            strict=True), start=1):
+        for i, (subj, row) in enumerate(zip(part.itertuples(index=False),
+                                            res.itertuples(index=False), strict=True), start=1):
             g = {**groups, "SUBJSEQ": str(i)}
-            kw = {"variable_level": str(subj), "groups": g, "method": method}
+            kw = {"variable_level": str(subj.USUBJID), "groups": g, "method": method}
             b.add("DLT", "n", row.n, **kw)
             b.add("DLT", "n_events", row.x, **kw)
             b.add("DLT", "post_mean", row.post_mean, **kw)
@@ -124,7 +198,26 @@ def monitoring_after_each_subject(study: object, sap: object = None,
             b.add("DLT", "threshold", rule.threshold, **kw)
             b.add("DLT", "boundary", None if np.isnan(row.boundary) else row.boundary, **kw)
             b.add("DLT", "decision", row.decision, **kw)
+            _window_row(b, data, subj, g)
     return b.frame()
+
+
+def _window_row(b: ArdBuilder, data: SafetyData, subj: Any, groups: dict[str, str]) -> None:
+    """The ``window_closed`` row of one evaluated subject (a row of :func:`dlt_subjects`),
+    and a data-issues warning when the window is still open at the cut-off."""
+    method = window_method(subj.TRTSDT, subj.WINDOW_END, data.cutoff, subj.WINDOW_REASON)
+    b.add("DLT", "window_closed", int(subj.WINDOW_CLOSED), variable_level=str(subj.USUBJID),
+          groups=groups, method=method)
+    if subj.WINDOW_CLOSED:
+        return
+    days = int(data.sap.monitoring.window_days)
+    data.issues.add(
+        source="SAF-MON", file="adsl", usubjid=str(subj.USUBJID), variable="TRTEDT",
+        rule="monitoring-window-open", severity="warning",
+        message=f"monitoring window open at the cut-off {pd.Timestamp(data.cutoff).date()}: it "
+                f"closes on {subj.WINDOW_END.date()} (last session + {days} days); the subject "
+                "counts as evaluated without a DLT-like event so far and the subject's row of "
+                "Table 14.3.7.1 is provisional")
 
 
 def monitoring_boundaries(study: object = None, sap: object = None,

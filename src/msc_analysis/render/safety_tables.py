@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from msc_analysis.analyses.safety_listings import group_column
+from msc_analysis.analyses.safety_monitoring import parse_window_method
 from msc_analysis.ard import ARD_COLUMNS, ArdError, index_for
 from msc_analysis.render.formatting import (
     fmt_ci,
@@ -733,8 +734,17 @@ def vital_signs_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
 # --------------------------------------------------------------------------------------------
 
 
+PROVISIONAL = "(provisional)"
+
+
 def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
-    """Table 14.3.7.1 Bayesian safety monitoring after each subject."""
+    """Table 14.3.7.1 Bayesian safety monitoring after each subject.
+
+    A subject whose monitoring window was still open at the data cut-off (``window_closed`` =
+    0) is shown as ``"<subject> (provisional)"``, that cell traced to the ``window_closed``
+    row, and a footnote gives the cut-off and the date each open window closes (from that
+    row's ``method``); other subjects' cells are the plain identifier (SAP section 9.1).
+    """
     aid = "SAF-MON"
     cols = _groups(ard, aid)
     rows = ard[(ard["analysis_id"] == aid) & (ard["variable"] == "DLT")
@@ -750,6 +760,7 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                Column("dec", "Decision")]
     b = _builder(sap, "T14.3.7.1", "Bayesian Safety Monitoring After Each Subject", columns,
                  aid, "Order")
+    provisional: list[tuple[str, str, str]] = []  # (subject, window end, cut-off)
     for c in cols:
         at = rows
         if c.filters:
@@ -759,7 +770,7 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
             f = {**c.filters, "SUBJSEQ": seq}
             kw = {"variable": "DLT", "variable_level": subj}
             b.add_row(seq, {
-                "subject": subj,
+                "subject": _monitoring_subject(ard, aid, f, str(subj), provisional),
                 "x": _cell(ard, aid, ["n_events", "n"], f,
                                    lambda x, n: f"{fmt_n(x)}/{fmt_n(n)}", **kw),
                 "mean": _cell(ard, aid, "post_mean", f, lambda m: fmt_num(m, 3), **kw),
@@ -778,7 +789,32 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                        f"{mon.threshold:g} | data) > {mon.prob_cutoff:g}, from "
                        f"{mon.min_subjects} evaluated subjects on. Subjects in the order of "
                        "their first session.")
+    if provisional:
+        days = getattr(mon, "window_days", None)
+        window = (f"{days:g}-day monitoring window (first session to {days:g} days after the "
+                  "last session)" if days is not None else "monitoring window")
+        closes = "; ".join(f"{subj} on {end}" for subj, end, _ in provisional)
+        b.add_footnote(f"{PROVISIONAL}: at the data cut-off {provisional[0][2]} the subject's "
+                       f"{window} was still open, without a DLT-like event so far; the subject "
+                       "counts as evaluated without the event and the row is provisional until "
+                       f"the window closes ({closes}).")
     return b.build()
+
+
+def _monitoring_subject(ard: pd.DataFrame, aid: str, filters: dict[str, str], subj: str,
+                        provisional: list[tuple[str, str, str]]) -> str | _Hit:
+    """The subject cell of Table 14.3.7.1: the identifier, or, when the ``window_closed`` row
+    says the window was open at the cut-off, the marked identifier traced to that row (its
+    window end and cut-off appended to ``provisional``)."""
+    hit = _cell(ard, aid, "window_closed", filters,
+                lambda w: f"{subj} {PROVISIONAL}" if w == 0 else subj, variable="DLT",
+                variable_level=subj, allow_missing=True)
+    if not hit.positions or hit.text == subj:
+        return subj
+    dates = parse_window_method(str(ard["method"].iloc[hit.positions[0]]))
+    end, cutoff = (dates[1], dates[2]) if dates else ("unknown", "unknown")
+    provisional.append((subj, end, cutoff))
+    return hit
 
 
 def monitoring_boundaries_table(ard: pd.DataFrame, sap: object) -> DisplayTable:

@@ -119,7 +119,7 @@ def compute(
                                log_params=log_params, by=by))
 
     progress.step("safety analyses")
-    safety = safety_step.run(study, sap, issues)
+    safety = safety_step.run(study, sap, issues, cutoff=day)
     frames.append(safety.ard)
 
     progress.step("pre/post and follow-up analyses")

@@ -217,6 +217,8 @@ def _f14_3_5(results: Any, max_subjects: int) -> Figure:
     monitor = pd.DataFrame({"n": wide.get("n", pd.Series(dtype=float)),
                             "events": wide.get("n_events", pd.Series(dtype=float)),
                             "post_prob": wide.get("post_prob", pd.Series(dtype=float))})
+    if "window_closed" in wide.columns:  # SAP 9.1: window open at the cut-off
+        monitor["provisional"] = wide["window_closed"] == 0
     monitor = monitor.sort_values("n").reset_index(drop=True)
     return fg.monitoring_plot(monitor, mon.threshold, mon.prob_cutoff, mon.min_subjects,
                               max_subjects=mon.max_subjects)

@@ -38,13 +38,16 @@ def monitoring_plot(
     a dot is vermillion where the rule stops: probability > ``prob_cutoff`` with at least
     ``min_subjects`` evaluated, ``gid="stop"``), each labelled with ``events/n``; a dashed
     horizontal line at ``prob_cutoff`` (``gid="cutoff"``) and a dotted vertical line at
-    ``min_subjects`` (``gid="min-subjects"``).
+    ``min_subjects`` (``gid="min-subjects"``). Provisional points (a subject whose monitoring
+    window was still open at the data cut-off, SAP section 9.1) are open circles
+    (``gid="provisional"``) with a legend entry.
 
     Parameters
     ----------
     monitor : DataFrame
         ``n`` (subjects evaluated so far), ``events`` (events so far; ``x`` is accepted, as
-        from :func:`msc_analysis.stats.monitoring.monitor`), ``post_prob``.
+        from :func:`msc_analysis.stats.monitoring.monitor`), ``post_prob``; optionally
+        ``provisional`` (bool: the subject's window was open at the cut-off).
     threshold : float
         Unacceptable event rate (y-axis label).
     prob_cutoff : float
@@ -89,6 +92,17 @@ def monitoring_plot(
                 gid="stop")
         handles.append(Line2D([], [], ls="none", marker="o", ms=7,
                               color=OKABE_ITO["vermillion"], label="Rule met (stop)"))
+    prov = (data["provisional"].fillna(False).astype(bool).to_numpy()
+            if "provisional" in data.columns else np.zeros(len(data), dtype=bool))
+    if prov.any():
+        for hit, colour in ((prov & ~stop, OKABE_ITO["blue"]),
+                            (prov & stop, OKABE_ITO["vermillion"])):
+            if hit.any():
+                ax.plot(n[hit], p[hit], ls="none", marker="o", ms=7, mfc="white",
+                        color=colour, mew=1.5, gid="provisional")
+        handles.append(Line2D([], [], ls="none", marker="o", ms=7, mfc="white",
+                              color=OKABE_ITO["blue"], mew=1.5,
+                              label="Provisional (window open at the cut-off)"))
     for ni, xi, pi in zip(n, x, p, strict=True):
         if np.isfinite(pi):
             ax.annotate(f"{xi:g}/{ni:g}", (ni, pi), xytext=(0, 6), textcoords="offset points",
