@@ -80,9 +80,11 @@ def write_dataset(frame: pd.DataFrame, path: Path, *, chunk_rows: int = 200_000)
     """Write a derived dataset as CSV: ISO dates, shortest round-trip floats, no index.
 
     Written with pyarrow's CSV writer (pandas' writer formats every value in Python: over a
-    minute for the 10,000-subject report's 550 MB of datasets), in chunks of ``chunk_rows`` rows
-    so that memory stays bounded. Text values are quoted, numbers are not; a missing value is an
-    empty field. Floats are written with the fewest digits that read back to the same double
+    minute for the 10,000-subject report's 550 MB of datasets). The columns are handed to Arrow
+    without copying where pandas already holds them as Arrow or numpy arrays, and the text is
+    formatted ``chunk_rows`` rows at a time. Text values are quoted, numbers are not; a missing
+    value is an empty field. Floats are written with the fewest digits that read back to the
+    same double
     (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes as
     ``YYYY-MM-DDTHH:MM`` (a column whose values all fall at midnight is written as dates).
     """
