@@ -84,9 +84,8 @@ def write_dataset(frame: pd.DataFrame, path: Path, *, chunk_rows: int = 200_000)
     without copying where pandas already holds them as Arrow or numpy arrays, and the text is
     formatted ``chunk_rows`` rows at a time. Text values are quoted, numbers are not; a missing
     value is an empty field. Floats are written with the fewest digits that read back to the
-    same double
-    (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes as
-    ``YYYY-MM-DDTHH:MM`` (a column whose values all fall at midnight is written as dates).
+    same double (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes
+    as ``YYYY-MM-DDTHH:MM`` (a column whose values all fall at midnight is written as dates).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = frame.drop(columns=[c for c in ("_file", "_row") if c in frame.columns])
