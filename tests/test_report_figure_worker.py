@@ -145,3 +145,20 @@ def test_no_fork_while_other_threads_run(results: Results, tmp_path: Path) -> No
     finally:
         release.set()
         other.join()
+
+
+def test_capped_figures_say_how_many_subjects_they_leave_out(results: Results,
+                                                             tmp_path: Path) -> None:
+    # 9 treated subjects in data/synthetic: with a cap of 3 the per-subject swimmer plot
+    # (F14.3.2) says it shows 3 of 9; the KM curve (not per subject) has no such note; with
+    # the default cap of 60 nothing is left out and no note is added.
+    assert figures_step.cap_note(results, "F14.3.2", 3) == (
+        "Display limited to the first 3 subjects by subject identifier (of 9 treated subjects; "
+        "--max-subject-figures); the tables, listings and analyses include every subject.")
+    assert figures_step.cap_note(results, "F14.3.4", 3) is None
+    assert figures_step.cap_note(results, "F14.3.2", 60) is None
+    assert figures_step.cap_note(results, "F14.3.2", 9) is None
+    sap = dataclasses.replace(SAP, tfls=tuple(t for t in SAP.tfls if t.id == "F14.3.2"))
+    with FigureJob(dataclasses.replace(results, sap=sap), tmp_path, 3, parallel=False) as job:
+        (saved,) = job.result()
+    assert saved.footnotes[-1].startswith("Display limited to the first 3 subjects")

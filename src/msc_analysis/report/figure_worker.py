@@ -63,7 +63,9 @@ def _draw_one(results: Any, tfl: Any, folder: Path, max_subjects: int) -> SavedF
         paths = save_figure(fig, folder / stem("figure", tfl.number))
     finally:
         plt.close(fig)
-    return SavedFigure(tfl.number, tfl.title, alt, tuple(tfl.footnotes), paths["png"])
+    note = figures_step.cap_note(results, tfl.id, max_subjects)
+    notes = (*tfl.footnotes, note) if note else tuple(tfl.footnotes)
+    return SavedFigure(tfl.number, tfl.title, alt, notes, paths["png"])
 
 
 def draw_and_save(results: Any, folder: Path, max_subjects: int) -> list[SavedFigure]:

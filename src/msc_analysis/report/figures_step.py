@@ -18,10 +18,32 @@ from msc_analysis.analyses.survival import kaplan_meier
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.render import figures as fg
 
+#: Figures that draw each subject and show at most ``max_subjects`` of them (:func:`_capped`).
+CAPPED_FIGURES: frozenset[str] = frozenset({"F14.2.1", "F14.2.2", "F14.2.3", "F14.3.2"})
+
 
 def _capped(frame: pd.DataFrame, max_subjects: int) -> pd.DataFrame:
+    """The rows of the first ``max_subjects`` subjects by identifier."""
     keep = sorted(frame["USUBJID"].unique())[:max_subjects]
     return frame[frame["USUBJID"].isin(keep)]
+
+
+def cap_note(results: Any, figure_id: str, max_subjects: int) -> str | None:
+    """The footnote of a per-subject figure that cannot show every treated subject, else None.
+
+    Subjects beyond the cap are left out of the drawing only; the note says so, so that none
+    vanishes unannounced (the tables, listings and analyses include every subject).
+    """
+    if figure_id not in CAPPED_FIGURES:
+        return None
+    adsl = results.study.adsl
+    treated = adsl[adsl["TRTSDT"].notna()] if "TRTSDT" in adsl.columns else adsl
+    n = int(treated["USUBJID"].nunique())
+    if n <= max_subjects:
+        return None
+    return (f"Display limited to the first {max_subjects} subjects by subject identifier "
+            f"(of {n} treated subjects; --max-subject-figures); the tables, listings and "
+            "analyses include every subject.")
 
 
 def _followup_values(results: Any) -> pd.DataFrame:
