@@ -21,6 +21,7 @@ import pandas as pd
 from msc_analysis.analyses.safety_listings import group_column
 from msc_analysis.analyses.safety_monitoring import parse_window_method
 from msc_analysis.ard import ARD_COLUMNS, ArdError, index_for
+from msc_analysis.render.column_text import texts_per_distinct
 from msc_analysis.render.formatting import (
     fmt_ci,
     fmt_mean_sd,
@@ -1011,28 +1012,12 @@ def _cell_text(value: object) -> str:
 
 def _column_texts(values: pd.Series, how: Callable[[str], str] | None = None) -> list[str]:
     """:func:`_cell_text` of every value of a column (then ``how`` of it, if given), computed
-    once per distinct value.
-
-    The distinct values are found on exactly what :func:`_cell_text` would see: the bit
-    pattern of a float (so ``-0.0`` and ``0.0`` stay apart), the integer, the timestamp or the
-    text; columns of other types (objects) are formatted value by value.
-    """
+    once per distinct value (:func:`~msc_analysis.render.column_text.texts_per_distinct`)."""
     def show(value: object) -> str:
         text = _cell_text(value)
         return how(text) if how is not None and text else text
 
-    dtype = values.dtype
-    if dtype == np.float64:
-        codes, bits = pd.factorize(values.to_numpy().view(np.int64))
-        distinct = bits.view(np.float64).tolist()
-    elif isinstance(dtype, pd.StringDtype) or (
-            isinstance(dtype, np.dtype) and dtype.kind in ("i", "u", "b", "M")):
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-        distinct = list(uniques)
-    else:
-        return [show(v) for v in values]
-    texts = np.array([show(v) for v in distinct], dtype=object)
-    return texts[codes].tolist()
+    return texts_per_distinct(values, show)
 
 
 def _join_lines(*texts: str) -> str:

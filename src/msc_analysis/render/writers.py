@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msc_analysis.render.column_text import iso_texts, texts_per_distinct
 from msc_analysis.render.table import DisplayTable
 
 __all__ = [
@@ -91,24 +92,6 @@ def _float_text(x: object) -> str:
     return repr(float(x))  # type: ignore[arg-type]
 
 
-def _iso_texts(values: pd.Series) -> list[str]:
-    """ISO 8601 text of each value of a datetime column: ``YYYY-MM-DD`` when every value falls
-    at midnight, else ``YYYY-MM-DDTHH:MM`` (with seconds, or fractions, when any value has
-    them); missing is empty."""
-    stamps = values.to_numpy(dtype="datetime64[ns]")
-    missing = np.isnat(stamps)
-    known = stamps[~missing]
-    unit = "D"
-    for finer in ("m", "s", "us", "ns"):
-        if (known != known.astype(f"datetime64[{unit}]")).any():
-            unit = finer
-        else:
-            break
-    text = np.datetime_as_string(stamps, unit=unit).astype(object)
-    text[missing] = ""
-    return text.tolist()
-
-
 def _record_text(value: object) -> str:
     """CSV text of one record value: floats as :func:`_float_text`, timestamps in ISO 8601
     (a date alone at midnight), other values as ``str``; missing is empty. Text is not yet
@@ -129,17 +112,10 @@ def _record_column(values: pd.Series) -> list[str]:
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype) and not isinstance(dtype,
                                                                       pd.DatetimeTZDtype):
-        return _iso_texts(values)
+        return iso_texts(values)
     if dtype == np.float64:
-        codes, bits = pd.factorize(values.to_numpy().view(np.int64))
-        distinct = [_float_text(x) for x in bits.view(np.float64).tolist()]
-        return np.array(distinct, dtype=object)[codes].tolist()
-    try:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    except TypeError:  # unhashable values: one by one
-        return [neutralise_csv_text(_record_text(v)) for v in values]  # type: ignore[misc]
-    texts = np.array([neutralise_csv_text(_record_text(v)) for v in uniques], dtype=object)
-    return texts[codes].tolist()
+        return texts_per_distinct(values, _float_text)
+    return texts_per_distinct(values, lambda v: neutralise_csv_text(_record_text(v)))
 
 
 def _records_frame(records: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from msc_analysis import ard as ard_mod
+from msc_analysis.render.column_text import iso_texts
 from msc_analysis.render.table import DisplayTable
 from msc_analysis.render.writers import write_table
 from msc_analysis.report import safety_step
@@ -85,7 +86,7 @@ def write_dataset(frame: pd.DataFrame, path: Path, *, chunk_rows: int = 200_000)
     formatted ``chunk_rows`` rows at a time. Text values are quoted, numbers are not; a missing
     value is an empty field. Floats are written with the fewest digits that read back to the
     same double (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes
-    as ``YYYY-MM-DDTHH:MM`` (a column whose values all fall at midnight is written as dates).
+    as ``YYYY-MM-DDTHH:MM`` (:func:`~msc_analysis.render.column_text.iso_texts`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = frame.drop(columns=[c for c in ("_file", "_row") if c in frame.columns])
@@ -101,11 +102,7 @@ def _arrow_column(values: pd.Series) -> pa.Array:
     missing = values.isna().to_numpy(dtype=bool)
     mask = missing if missing.any() else None
     if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = values.to_numpy(dtype="datetime64[m]")
-        known = stamps[~missing]
-        has_time = bool((known != known.astype("datetime64[D]")).any())
-        text = np.datetime_as_string(stamps, unit="m" if has_time else "D")
-        return pa.array(text, type=pa.string(), mask=mask)
+        return pa.array(iso_texts(values), type=pa.string(), mask=mask)
     if pd.api.types.is_bool_dtype(values):
         text = np.where(values.to_numpy(dtype=bool, na_value=False), "True", "False")
         return pa.array(text, type=pa.string(), mask=mask)
