@@ -25,8 +25,6 @@ Checked by hand:
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +42,11 @@ from msc_analysis.render.writers import (
     write_rtf,
     write_table,
 )
+from office import PDFTOTEXT, SOFFICE, pdf_text, to_pdf
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "synthetic"
 SAP_FILE = REPO / "sap" / "sap.toml"
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-PDFTOTEXT = shutil.which("pdftotext")
 
 
 def _texts(table: DisplayTable) -> list[list[str]]:
@@ -365,12 +362,8 @@ def test_serious_ae_listing_breaks_no_word_in_libreoffice(
     assert SOFFICE is not None and PDFTOTEXT is not None
     table = synthetic_listings["l16_2_7_1"]
     rtf = write_rtf(table, tmp_path / "l16_2_7_1.rtf")
-    subprocess.run([SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(rtf)],
-                   capture_output=True, text=True, timeout=300, check=True)
-    pdf = tmp_path / "l16_2_7_1.pdf"
-    text = subprocess.run([PDFTOTEXT, "-layout", "-f", "1", "-l", "1", str(pdf), "-"],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
+    to_pdf([rtf], tmp_path)
+    text = pdf_text(tmp_path / "l16_2_7_1.pdf", first=1, last=1)
     pages = rtf.read_text("ascii").count("\\pagebb") + 1
     texts = [table.caption, table.population, f"Page 1 of {pages}", table.stub_header,
              *table.footnotes, *[c.header for c in table.columns],

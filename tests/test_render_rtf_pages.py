@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,6 +36,7 @@ from msc_analysis.render.writers import (
     wrapped_lines,
     write_rtf,
 )
+from office import PDFTOTEXT, SOFFICE, pdf_text, to_pdf
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "synthetic"
@@ -314,8 +313,6 @@ def test_paginated_rtf_is_deterministic_ascii(tmp_path: Path) -> None:
 # (c) converted by LibreOffice
 # --------------------------------------------------------------------------------------------
 
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-PDFTOTEXT = shutil.which("pdftotext")
 needs_office = pytest.mark.skipif(
     SOFFICE is None or PDFTOTEXT is None,
     reason="LibreOffice (apt-get install libreoffice-writer-nogui) or poppler's pdftotext "
@@ -369,14 +366,10 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
         table = made[maker]
         write_rtf(table, folder / f"{name}.rtf", **options)
         found[name] = (table, rtf_layout(table, **options))
-    subprocess.run([SOFFICE, f"-env:UserInstallation={(folder / 'lo').as_uri()}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(folder),
-                    *[str(folder / f"{name}.rtf") for name in CASES]],
-                   capture_output=True, text=True, timeout=300, check=True)
+    to_pdf([folder / f"{name}.rtf" for name in CASES], folder)
     out = {}
     for name, (table, lay) in found.items():
-        text = subprocess.run([PDFTOTEXT, "-layout", str(folder / f"{name}.pdf"), "-"],
-                              capture_output=True, text=True, timeout=60, check=True).stdout
+        text = pdf_text(folder / f"{name}.pdf")
         out[name] = (table, lay, text.split("\f")[:-1])  # a form feed ends every page
     return out
 

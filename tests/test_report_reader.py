@@ -39,6 +39,7 @@ import pytest
 
 from msc_analysis.report.build import build_report
 from msc_analysis.sap import load_sap
+from office import PDFTOTEXT, SOFFICE, pdf_text, to_pdf
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data" / "synthetic"
@@ -364,9 +365,6 @@ def test_rtf_tables_read_back_with_title_page_numbers_and_headers(
             assert header in text, f"{path.name}: column header {header!r} not in the RTF"
 
 
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-
-
 def _header_words(raw: str) -> list[str]:
     """Words of the column-header row (the first ``\\trhdr`` row) of an RTF table."""
     row = re.search(r"\\trowd[^\n]*\\trhdr(.*?)\\row\b", raw, re.S)
@@ -392,9 +390,7 @@ def test_every_rtf_converts_to_the_writers_pages_with_headers_on_each(
     # "Page k of n" and the column headers (their words that page 1 shows) on every page.
     assert SOFFICE is not None
     rtfs = sorted((report / "tables").glob("*.rtf"))
-    subprocess.run([SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo').as_uri()}", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), *map(str, rtfs)],
-                   capture_output=True, text=True, timeout=300, check=True)
+    to_pdf(rtfs, tmp_path)
     for rtf in rtfs:
         raw = rtf.read_text(encoding="ascii")
         written = raw.count("\\pagebb") + 1
@@ -402,10 +398,9 @@ def test_every_rtf_converts_to_the_writers_pages_with_headers_on_each(
         assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-", f"{rtf.name}: no PDF"
         pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf.read_bytes()))
         assert pages == written, f"{rtf.name}: {pages} PDF pages, the writer made {written}"
-        if not shutil.which("pdftotext"):
+        if PDFTOTEXT is None:
             continue
-        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                              text=True, timeout=60, check=True).stdout
+        text = pdf_text(pdf)
         # header words as page 1 shows them (in a column narrower than a word, the word is
         # broken over lines, and pdftotext cannot find it on any page)
         words = _header_words(raw)
