@@ -8,7 +8,8 @@
   titles, for figures 6.5 in (portrait page) or 9 in (landscape page) wide.
 - :func:`save_figure` writes PNG at 300 dpi and SVG (and optionally PDF) with fixed metadata (no
   dates, no software version) and a fixed ``svg.hashsalt``, so the same figure gives the same
-  bytes on every run.
+  bytes on every run. The PNG is rendered by matplotlib's Agg and encoded by
+  :func:`msc_analysis.render.png.encode_png` (twice as fast as Pillow's encoder on plots).
 
 Use::
 
@@ -20,6 +21,7 @@ Use::
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure
+
+from msc_analysis.render.png import encode_png
 
 __all__ = [
     "DPI",
@@ -38,6 +43,7 @@ __all__ = [
     "apply_style",
     "figure_size",
     "figure_style",
+    "png_bytes",
     "rc_params",
     "save_figure",
 ]
@@ -73,7 +79,6 @@ _WIDTHS = {"portrait": 6.5, "landscape": 9.0}
 
 _FORMATS = ("png", "svg", "pdf")
 _METADATA: dict[str, dict[str, Any]] = {
-    "png": {"Software": None},
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
 }
@@ -173,7 +178,36 @@ def save_figure(
                          "pdf.fonttype": 42}):
         for fmt in formats:
             target = stem.parent / f"{stem.name}.{fmt}"
-            fig.savefig(target, format=fmt, dpi=dpi, metadata=dict(_METADATA[fmt]))
+            if fmt == "png":
+                target.write_bytes(png_bytes(fig, dpi))
+            else:
+                fig.savefig(target, format=fmt, dpi=dpi, metadata=dict(_METADATA[fmt]))
             written[fmt] = target
             logger.debug("wrote %s", target)
     return written
+
+
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as a PNG file at ``dpi``: rendered by Agg, encoded by
+    :func:`~msc_analysis.render.png.encode_png` (no text chunks, so no date or version)."""
+    sink = io.BytesIO()
+    with mpl.rc_context({"savefig.bbox": "standard"}):
+        fig.savefig(sink, format="rgba", dpi=dpi)
+    pixels = np.frombuffer(sink.getvalue(), dtype=np.uint8)
+    width, height = _rendered_size(fig.get_size_inches() * dpi, pixels.size // 4)
+    return encode_png(pixels.reshape(height, width, 4), dpi)
+
+
+def _rendered_size(size: np.ndarray, n_pixels: int) -> tuple[int, int]:
+    """Width and height in pixels that Agg rendered for a figure of ``size`` (inches * dpi).
+
+    Agg truncates each dimension to whole pixels; matplotlib 3.10 and later first add 1e-8 so
+    that 204.99999999999997 (2.05 in at 100 dpi) gives 205. The rule that accounts for the
+    ``n_pixels`` rendered is the one used.
+    """
+    for tolerance in (1e-8, 0.0):
+        width, height = (int(v + tolerance) for v in size)
+        if width * height == n_pixels:
+            return width, height
+    raise RuntimeError(f"rendered {n_pixels} pixels for a figure of {size[0]:g} x {size[1]:g} "
+                       "pixels; is a bounding box other than 'standard' set?")

@@ -1,0 +1,74 @@
+"""PNG files of rendered figures: a small, fast encoder for flat-coloured plot images.
+
+Pillow, which matplotlib uses to write PNG, chooses one of the five PNG row filters for every
+row of an RGB image by trying each: on the report's 300-dpi figures (40 million pixels for the
+ten-subject report) that took 1.1 s, more than rendering them. Plots are mostly runs of one
+colour, which zlib compresses well without any filter; writing the rows unfiltered took 0.5 s
+for the same figures and gave files 17 % smaller (2.2 MB against 2.7 MB).
+
+:func:`encode_png` writes a standard PNG (ISO/IEC 15948): an ``IHDR`` chunk (8 bits per
+channel, RGB when every pixel is opaque, else RGBA), a ``pHYs`` chunk with the resolution, one
+``IDAT`` chunk of zlib-compressed rows (filter type 0, "None") and ``IEND``. There is no text or
+time chunk, so the same pixels always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+__all__ = ["PNG_SIGNATURE", "encode_png"]
+
+#: The eight bytes every PNG file starts with.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+_COLOUR_TYPE = {3: 2, 4: 6}  # channels -> PNG colour type (truecolour, truecolour with alpha)
+_METRES_PER_INCH = 0.0254
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data and the CRC-32 of type and data."""
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def encode_png(rgba: np.ndarray, dpi: float, *, level: int = 6) -> bytes:
+    """Encode an RGBA image (rows top to bottom) as PNG bytes.
+
+    Parameters
+    ----------
+    rgba : numpy.ndarray
+        Pixels, shape (height, width, 4), dtype uint8 (a matplotlib Agg buffer).
+    dpi : float
+        Resolution, written as pixels per metre in the ``pHYs`` chunk.
+    level : int
+        zlib compression level (0-9).
+
+    Returns
+    -------
+    bytes
+        The PNG file: RGB when the alpha channel is 255 everywhere (nothing is lost), else RGBA.
+    """
+    pixels = np.asarray(rgba)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 4:
+        raise ValueError(f"expected an RGBA uint8 image of shape (height, width, 4), got "
+                         f"{pixels.dtype} {pixels.shape}")
+    height, width = pixels.shape[:2]
+    if height == 0 or width == 0:
+        raise ValueError("cannot encode an empty image")
+    if bool((pixels[..., 3] == 255).all()):
+        pixels = pixels[..., :3]
+    channels = pixels.shape[2]
+    rows = np.zeros((height, width * channels + 1), dtype=np.uint8)  # column 0: filter type 0
+    rows[:, 1:] = pixels.reshape(height, width * channels)
+    per_metre = round(dpi / _METRES_PER_INCH)
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[channels], 0, 0, 0)
+    return b"".join([
+        PNG_SIGNATURE,
+        _chunk(b"IHDR", header),
+        _chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)),
+        _chunk(b"IEND", b""),
+    ])
