@@ -1,5 +1,6 @@
-"""The report's figure job: drawn in a forked child or in this process, the same files; an error
-in the child reaches the caller; a failure elsewhere in the build stops the child."""
+"""The report's figure job: drawn in a forked child or in this process, the same files; the
+child's figures need only the prepared data; an error in the child reaches the caller; a failure
+elsewhere in the build stops the child."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import pytest
 
 from msc_analysis.errors import AnalysisError, MscError
 from msc_analysis.report import figures_step
-from msc_analysis.report.build import Results, compute
+from msc_analysis.report.build import Prepared, Results, analyse, prepare
 from msc_analysis.report.figure_worker import FigureJob, can_fork
 from msc_analysis.sap import load_sap
 
 REPO = Path(__file__).resolve().parents[1]
 SAP = load_sap(REPO / "sap" / "sap.toml")
-#: The figure these tests draw (a cheap one).
-FIGURE = "F14.3.4"
-
+#: The figures these tests draw (cheap ones): one drawn from the prepared data alone, which the
+#: child draws, and one of analysis results, which the parent draws.
+FIGURE = "F14.3.2"
+LATE = "F14.3.4"
 
 
 @pytest.fixture
@@ -32,39 +34,63 @@ def needs_fork() -> None:
         pytest.skip("fork is not available here, or several threads run")
 
 
+def _two_figures(sap: Any) -> Any:
+    return dataclasses.replace(sap, tfls=tuple(t for t in sap.tfls
+                                               if t.kind != "figure" or t.id in (FIGURE, LATE)))
+
+
 @pytest.fixture(scope="module")
-def results() -> Results:
-    """The 10-subject study's results, with the SAP's list cut to one figure."""
-    full = compute(REPO / "data" / "synthetic", sap=SAP)
-    sap = dataclasses.replace(SAP, tfls=tuple(t for t in SAP.tfls
-                                              if t.kind != "figure" or t.id == FIGURE))
-    return dataclasses.replace(full, sap=sap)
+def prepared() -> Prepared:
+    """The 10-subject study's prepared data, with the SAP's list cut to two figures."""
+    data = prepare(REPO / "data" / "synthetic", sap=SAP)
+    return dataclasses.replace(data, sap=_two_figures(SAP))
+
+
+@pytest.fixture(scope="module")
+def results(prepared: Prepared) -> Results:
+    """The complete results of :func:`prepared`."""
+    return analyse(dataclasses.replace(prepared, frames=list(prepared.frames)))
 
 
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def test_the_data_figures_need_only_the_prepared_data(prepared: Prepared) -> None:
+    # Prepared has no ARD, survival data or safety results: a figure of DATA_FIGURES that
+    # used one would fail here (AttributeError), not silently in the child.
+    import matplotlib.pyplot as plt
+
+    assert not hasattr(prepared, "ard")
+    for figure_id in sorted(figures_step.DATA_FIGURES):
+        plt.close(figures_step.BUILDERS[figure_id][0](prepared, 60))
+    assert figures_step.DATA_FIGURES <= set(figures_step.BUILDERS)
+
+
 @pytest.mark.usefixtures("needs_fork")
-def test_forked_and_serial_jobs_write_the_same_files(results: Results, tmp_path: Path) -> None:
+def test_forked_and_serial_jobs_write_the_same_files(prepared: Prepared, results: Results,
+                                                     tmp_path: Path) -> None:
     with FigureJob(results, tmp_path / "serial", 60, parallel=False) as job:
         assert not job.in_child
         serial = job.result()
-    with FigureJob(results, tmp_path / "forked", 60, parallel=True) as job:
+    # as in the report: the child starts from the prepared data, the rest comes later
+    with FigureJob(prepared, tmp_path / "forked", 60, parallel=True) as job:
         assert job.in_child
-        forked = job.result()
+        forked = job.result(results)
     assert [(f.number, f.title, f.alt, f.footnotes) for f in serial] == \
         [(f.number, f.title, f.alt, f.footnotes) for f in forked]
-    assert [f.number for f in serial] == ["14.3.4"]
+    assert [f.number for f in serial] == ["14.3.2", "14.3.4"]
     assert _files(tmp_path / "serial") == _files(tmp_path / "forked")
-    assert sorted(_files(tmp_path / "forked")) == ["f14_3_4.png", "f14_3_4.svg"]
+    assert sorted(_files(tmp_path / "forked")) == ["f14_3_2.png", "f14_3_2.svg",
+                                                   "f14_3_4.png", "f14_3_4.svg"]
 
 
 @pytest.mark.usefixtures("needs_fork")
 def test_shared_figures_come_back_in_the_sap_order(results: Results, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # Four figures of very different cost, shared by the child and this process through one
-    # counter: whoever draws which, the list comes back in the SAP's order, each figure once.
+    # Six figures of very different cost: those drawn from the data alone are shared by the
+    # child and this process through one counter, the others are drawn here. Whoever draws
+    # which, the list comes back in the SAP's order, each figure once.
     import matplotlib.pyplot as plt
 
     def drawing(seconds: float) -> Any:
@@ -75,9 +101,11 @@ def test_shared_figures_come_back_in_the_sap_order(results: Results, tmp_path: P
             return fig
         return build
 
-    tfls = [t for t in SAP.tfls if t.kind == "figure"][:4]
+    tfls = [t for t in SAP.tfls if t.kind == "figure"][:6]
+    assert [t.id in figures_step.DATA_FIGURES for t in tfls] == [True, True, True, False, False,
+                                                                 True]
     sap = dataclasses.replace(SAP, tfls=tuple(tfls))
-    for tfl, seconds in zip(tfls, (0.6, 0.0, 0.3, 0.0), strict=True):
+    for tfl, seconds in zip(tfls, (0.6, 0.0, 0.3, 0.0, 0.2, 0.0), strict=True):
         monkeypatch.setitem(figures_step.BUILDERS, tfl.id, (drawing(seconds), "alt"))
     with FigureJob(dataclasses.replace(results, sap=sap), tmp_path, 60, parallel=True) as job:
         saved = job.result()
@@ -87,8 +115,8 @@ def test_shared_figures_come_back_in_the_sap_order(results: Results, tmp_path: P
 
 
 def _child_has_taken_the_figure(job: FigureJob) -> None:
-    """Wait until the child has taken the (only) figure, so that it, not this process, draws
-    it."""
+    """Wait until the child has taken the (only) figure drawn from the data alone, so that it,
+    not this process, draws it."""
     deadline = time.perf_counter() + 20
     while job._counter.value < 1:
         assert time.perf_counter() < deadline, "the child took no figure"
@@ -106,10 +134,10 @@ def test_an_error_in_the_child_reaches_the_caller(results: Results, tmp_path: Pa
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     alt = figures_step.BUILDERS[FIGURE][1]
     monkeypatch.setitem(figures_step.BUILDERS, FIGURE,
-                        (_failing(AnalysisError("no survival data for F14.3.4")), alt))
+                        (_failing(AnalysisError("no exposure data for F14.3.2")), alt))
     with FigureJob(results, tmp_path, 60, parallel=True) as job:
         _child_has_taken_the_figure(job)
-        with pytest.raises(MscError, match=r"no survival data for F14\.3\.4"):
+        with pytest.raises(MscError, match=r"no exposure data for F14\.3\.2"):
             job.result()
     monkeypatch.setitem(figures_step.BUILDERS, FIGURE, (_failing(ValueError("bad axis")), alt))
     with FigureJob(results, tmp_path, 60, parallel=True) as job:
@@ -141,7 +169,7 @@ def test_no_fork_while_other_threads_run(results: Results, tmp_path: Path) -> No
         assert not can_fork()
         with FigureJob(results, tmp_path, 60, parallel=True) as job:
             assert not job.in_child  # asked for, but unsafe: drawn here
-            assert [f.number for f in job.result()] == ["14.3.4"]
+            assert [f.number for f in job.result()] == ["14.3.2", "14.3.4"]
     finally:
         release.set()
         other.join()

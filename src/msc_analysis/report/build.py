@@ -1,8 +1,9 @@
 """The interim report: from a study folder to tables, figures, ARD and one HTML page.
 
 :func:`compute` runs every analysis of the SAP on the data as known at the cut-off and returns
-the ARD and the derived data; :func:`build_report` renders the SAP's TFL list from them and
-writes the output folder atomically::
+the ARD and the derived data, in two steps: :func:`prepare` (load, cut off, derive) and
+:func:`analyse`. :func:`build_report` renders the SAP's TFL list from them and writes the
+output folder atomically::
 
     OUT/report.html          the report (self-contained)
     OUT/tables/              each table as CSV (tidy, unrounded), HTML and RTF
@@ -42,6 +43,8 @@ from msc_analysis.render import population_tables
 from msc_analysis.render.prepost_tables import prepost_tables
 from msc_analysis.render.table import DisplayTable
 from msc_analysis.report import figures_step, safety_step
+from msc_analysis.report.atomic import atomic_folder
+from msc_analysis.report.figure_worker import FigureJob
 from msc_analysis.report.html_page import FigureItem, Section, TextItem, render_page
 from msc_analysis.report.progress import Progress
 from msc_analysis.sap import Sap, check_traceability, find_sap, load_sap
@@ -66,6 +69,24 @@ SECTIONS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 
 
 @dataclass
+class Prepared:
+    """The data as known at the cut-off, derived for the analyses: what
+    :func:`prepare` gives and :func:`analyse` takes.
+
+    Figures drawn from the data alone (:data:`~msc_analysis.report.figures_step.DATA_FIGURES`)
+    need nothing more, so the report can start drawing them while the analyses run.
+    """
+
+    sap: Sap
+    study: Study
+    cutoff: pd.Timestamp
+    issues: DataIssues
+    prepost: PrepostData | None
+    #: ARD frames computed while preparing (disposition, analysis sets, demographics).
+    frames: list[pd.DataFrame] = field(default_factory=list)
+
+
+@dataclass
 class Results:
     """Everything the analyses produced: ARD, derived data and the data issues."""
 
@@ -87,7 +108,8 @@ def compute(
     cutoff: str | None = None,
     progress: Progress | None = None,
 ) -> Results:
-    """Load, cut off, derive and analyse: every ARD row of the report.
+    """Load, cut off, derive and analyse: every ARD row of the report
+    (:func:`prepare`, then :func:`analyse`).
 
     Parameters
     ----------
@@ -99,6 +121,26 @@ def compute(
         Data cut-off date (YYYY-MM-DD); default the last date in the data.
     progress : Progress, optional
         Step display.
+    """
+    return analyse(prepare(data, sap=sap, cutoff=cutoff, progress=progress), progress=progress)
+
+
+def prepare(
+    data: Path,
+    *,
+    sap: Sap,
+    cutoff: str | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Load and validate the data, apply the cut-off, describe the subjects and derive the
+    pre/post data (the first three of the report's steps).
+
+    Parameters are those of :func:`compute`.
+
+    Raises
+    ------
+    AnalysisError
+        When no subject was enrolled by the cut-off.
     """
     progress = progress or Progress(total=0, enabled=False)
     issues = DataIssues()
@@ -113,25 +155,47 @@ def compute(
     by = "TRT01A" if "TRT01A" in study.adsl.columns else None
     frames = [disposition(study.adsl, by=by), analysis_sets(study.adsl, by=by)]
     prepost = _prepost_data(study, sap, issues)
-    saf = study.adsl[study.adsl.get("SAFFL", "Y") == "Y"]
+    saf = _safety_set(study)
     log_params = {p: s.scale == "log" for p, s in sap.parameters.items()}
     frames.append(demographics(saf, baseline_characteristics(study, saf, sap),
                                log_params=log_params, by=by))
+    return Prepared(sap=sap, study=study, cutoff=day, issues=issues, prepost=prepost,
+                    frames=frames)
+
+
+def analyse(prepared: Prepared, *, progress: Progress | None = None) -> Results:
+    """Run the safety, pre/post and survival analyses on prepared data; bind the ARD.
+
+    Parameters
+    ----------
+    prepared : Prepared
+        From :func:`prepare` (its issues are added to, its frames are not changed).
+    progress : Progress, optional
+        Step display.
+    """
+    progress = progress or Progress(total=0, enabled=False)
+    study, sap, issues = prepared.study, prepared.sap, prepared.issues
+    frames = list(prepared.frames)
 
     progress.step("safety analyses")
-    safety = safety_step.run(study, sap, issues, cutoff=day)
+    safety = safety_step.run(study, sap, issues, cutoff=prepared.cutoff)
     frames.append(safety.ard)
 
     progress.step("pre/post and follow-up analyses")
-    frames.append(run_prepost(study, sap, issues, primary=prepost))
+    frames.append(run_prepost(study, sap, issues, primary=prepared.prepost))
 
     progress.step("transplant-free survival")
-    tte = derive_transplant_free_survival(saf, horizon_days=90, issues=issues)
+    tte = derive_transplant_free_survival(_safety_set(study), horizon_days=90, issues=issues)
     frames.append(transplant_free_survival(tte, conf_level=sap.conf_level))
 
     ard = ard_mod.bind(frames)
-    return Results(sap=sap, study=study, cutoff=day, issues=issues, ard=ard,
-                   prepost=prepost, tte=tte, safety=safety)
+    return Results(sap=sap, study=study, cutoff=prepared.cutoff, issues=issues, ard=ard,
+                   prepost=prepared.prepost, tte=tte, safety=safety)
+
+
+def _safety_set(study: Study) -> pd.DataFrame:
+    """ADSL rows of the safety set (every subject when there is no SAFFL)."""
+    return study.adsl[study.adsl.get("SAFFL", "Y") == "Y"]
 
 
 def baseline_characteristics(study: Study, subjects: pd.DataFrame, sap: Sap) -> pd.DataFrame:
@@ -213,33 +277,44 @@ def build_report(
     show_progress : bool
         Show the steps on standard error.
     parallel : bool, optional
-        Draw the figures in a second process while the rest is written (default: when that is
-        safe, see :mod:`msc_analysis.report.figure_worker`); False draws them in this process.
+        Share the figures with a second process, which starts on those drawn from the data
+        alone while the analyses run (default: when that is safe, see
+        :mod:`msc_analysis.report.figure_worker`); False draws them all in this process, last.
     """
-    from msc_analysis.report.writing import write_outputs
+    from msc_analysis.report.writing import write_outputs, write_page_and_manifest
 
     sap_file = Path(sap_path) if sap_path is not None else find_sap()
     sap = load_sap(sap_file)
     progress = Progress(total=8, enabled=show_progress)
-    results = compute(Path(data), sap=sap, cutoff=cutoff, progress=progress)
-
-    def render_tables() -> list[DisplayTable]:
-        progress.step("rendering tables")
-        table_list = tables(results)
-        produced = {("T" if t.kind == "Table" else "L") + t.number: t.title for t in table_list}
-        produced.update({t.id: t.title for t in sap.tfls
-                         if t.kind == "figure" and t.id in figures_step.BUILDERS})
-        for problem in check_traceability(sap, results.ard, produced):
-            results.issues.add(source="traceability", rule="sap-traceability",
-                               severity="warning", message=problem)
-        progress.step("writing tables, data and figures")
-        return table_list
-
-    write_outputs(results, Path(out), tables=render_tables,
-                  page=lambda table_list, items: _page(results, table_list, items),
-                  sap_file=sap_file, max_subject_figures=max_subject_figures, parallel=parallel)
+    prepared = prepare(Path(data), sap=sap, cutoff=cutoff, progress=progress)
+    with atomic_folder(Path(out)) as build:
+        # the figures drawn from the data alone start now, beside the analyses
+        with FigureJob(prepared, build / "figures", max_subject_figures, parallel) as job:
+            results = analyse(prepared, progress=progress)
+            progress.step("rendering tables")
+            table_list = tables(results)
+            _check_traceability(results, table_list)
+            progress.step("writing tables, data and figures")
+            write_outputs(results, build, table_list)
+            saved = job.result(results)
+        items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
+                 for f in saved]
+        write_page_and_manifest(results, build, _page(results, table_list, items),
+                                sap_file=sap_file)
     progress.done(f"report written to {Path(out) / 'report.html'}")
     return results
+
+
+def _check_traceability(results: Results, table_list: Sequence[DisplayTable]) -> None:
+    """Add a data issue for each SAP output whose analyses have no ARD row or that is not
+    produced (:func:`msc_analysis.sap.check_traceability`)."""
+    sap = results.sap
+    produced = {("T" if t.kind == "Table" else "L") + t.number: t.title for t in table_list}
+    produced.update({t.id: t.title for t in sap.tfls
+                     if t.kind == "figure" and t.id in figures_step.BUILDERS})
+    for problem in check_traceability(sap, results.ard, produced):
+        results.issues.add(source="traceability", rule="sap-traceability",
+                           severity="warning", message=problem)
 
 
 def _page(results: Results, table_list: list[DisplayTable],

@@ -1,18 +1,21 @@
 """Drawing and saving the report's figures, shared with a second process when that is safe.
 
-Drawing the figures and saving each as a 300-dpi PNG and an SVG takes longer than writing every
-table, the ARD and the derived datasets. On a machine with two cores the work can be shared:
-:class:`FigureJob` forks a child process that starts drawing the figures into the report's build
-folder while the parent writes the rest; when the parent is done with that, it draws figures
-too. Both take the next figure not yet taken from one shared counter, so the work balances
-itself whatever each figure costs. The files are the same bytes whichever process draws a
-figure (same results, same deterministic writer).
+Drawing the figures and saving each as a 300-dpi PNG and an SVG takes longer than the
+analyses, tables and datasets together. On a machine with two cores the work is shared:
+:class:`FigureJob` forks a child process as soon as the data are prepared
+(:func:`msc_analysis.report.build.prepare`), and the child draws the figures that need nothing
+but those data (:data:`~msc_analysis.report.figures_step.DATA_FIGURES`: trajectories, pre/post
+values, waterfalls, swimmer and hepatic plots) while this process runs the analyses and writes
+the tables, ARD and datasets. This process then draws the figures that show analysis results
+(from the ARD), and joins in on the child's figures not yet taken: both take the next one from
+a shared counter, so the work balances itself whatever each figure costs. The files are the
+same bytes whichever process draws a figure (same data, same deterministic writer).
 
-The child is forked (it inherits the results in memory; nothing is pickled but the small list
-of saved figures), so it is used only where forking is safe: on a platform with ``fork`` and in
-a process that runs a single thread. A Jupyter kernel runs several threads, which a fork would
+The child is forked (it inherits the data in memory; nothing is pickled but the small list of
+saved figures), so it is used only where forking is safe: on a platform with ``fork`` and in a
+process that runs a single thread. A Jupyter kernel runs several threads, which a fork would
 copy in an unknown state, so in a notebook (or with ``parallel=False``) every figure is drawn
-in the calling process, after the rest.
+in the calling process, after the rest, in the SAP's order.
 """
 
 from __future__ import annotations
@@ -50,20 +53,22 @@ class SavedFigure:
     png: Path
 
 
-def _figure_tfls(results: Any) -> list[Any]:
-    """The figures of the SAP's TFL list, in its order."""
-    return [t for t in results.sap.tfls if t.kind == "figure"]
+def _figure_tfls(data: Any, early: bool | None = None) -> list[Any]:
+    """The figures of the SAP's TFL list, in its order: all of them (``early`` None), those
+    drawn from the prepared data alone (True) or those that need the analyses (False)."""
+    return [t for t in data.sap.tfls if t.kind == "figure"
+            and (early is None or (t.id in figures_step.DATA_FIGURES) == early)]
 
 
-def _draw_one(results: Any, tfl: Any, folder: Path, max_subjects: int) -> SavedFigure:
+def _draw_one(data: Any, tfl: Any, folder: Path, max_subjects: int) -> SavedFigure:
     """Draw one figure, save it as PNG and SVG in ``folder`` and close it."""
     build, alt = figures_step.BUILDERS[tfl.id]
-    fig = build(results, max_subjects)
+    fig = build(data, max_subjects)
     try:
         paths = save_figure(fig, folder / stem("figure", tfl.number))
     finally:
         plt.close(fig)
-    note = figures_step.cap_note(results, tfl.id, max_subjects)
+    note = figures_step.cap_note(data, tfl.id, max_subjects)
     notes = (*tfl.footnotes, note) if note else tuple(tfl.footnotes)
     return SavedFigure(tfl.number, tfl.title, alt, notes, paths["png"])
 
@@ -76,10 +81,12 @@ def draw_and_save(results: Any, folder: Path, max_subjects: int) -> list[SavedFi
     return [_draw_one(results, tfl, Path(folder), max_subjects) for tfl in _figure_tfls(results)]
 
 
-def _draw_shared(results: Any, folder: Path, max_subjects: int,
+def _draw_shared(data: Any, folder: Path, max_subjects: int,
                  counter: Any) -> list[tuple[int, SavedFigure]]:
-    """Draw the figures not yet taken: each process takes the next index from ``counter``."""
-    tfls = _figure_tfls(results)
+    """Draw the early figures not yet taken: each process takes the next index from
+    ``counter``. Returns (position in the SAP's figure list, saved figure) pairs."""
+    everything = _figure_tfls(data)
+    tfls = _figure_tfls(data, early=True)
     drawn = []
     while True:
         with counter.get_lock():
@@ -87,7 +94,8 @@ def _draw_shared(results: Any, folder: Path, max_subjects: int,
             counter.value += 1
         if index >= len(tfls):
             return drawn
-        drawn.append((index, _draw_one(results, tfls[index], folder, max_subjects)))
+        drawn.append((everything.index(tfls[index]),
+                      _draw_one(data, tfls[index], folder, max_subjects)))
 
 
 def can_fork() -> bool:
@@ -96,15 +104,15 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-def _child(conn: Connection, results: Any, folder: Path, max_subjects: int,
+def _child(conn: Connection, data: Any, folder: Path, max_subjects: int,
            counter: Any) -> None:
-    """Body of the forked child: draw figures from the shared counter, send back what it drew
-    or its error."""
+    """Body of the forked child: draw early figures from the shared counter, send back what
+    it drew or its error."""
     try:
-        conn.send(("ok", _draw_shared(results, folder, max_subjects, counter)))
+        conn.send(("ok", _draw_shared(data, folder, max_subjects, counter)))
     except BaseException as exc:  # everything goes back to the parent, which reports it
         with counter.get_lock():  # the parent must not wait for figures nobody will draw
-            counter.value = len(_figure_tfls(results))
+            counter.value = len(_figure_tfls(data, early=True))
         conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
                    traceback.format_exc()))
     finally:
@@ -116,8 +124,9 @@ class FigureJob:
 
     Parameters
     ----------
-    results : Results
-        The report's results (:func:`msc_analysis.report.build.compute`).
+    data : Prepared or Results
+        What the early figures are drawn from: the prepared data
+        (:func:`msc_analysis.report.build.prepare`) or the complete results.
     folder : Path
         Where the PNG and SVG files go.
     max_subjects : int
@@ -128,14 +137,14 @@ class FigureJob:
 
     Use it as a context manager, which starts it and, if the block fails, stops the child::
 
-        with FigureJob(results, folder, 60) as job:
-            ...  # other work
-            saved = job.result()  # this process draws the figures still left, then collects
+        with FigureJob(prepared, folder, 60) as job:
+            results = analyse(prepared)  # and other work
+            saved = job.result(results)  # this process draws the rest, then collects
     """
 
-    def __init__(self, results: Any, folder: Path, max_subjects: int,
+    def __init__(self, data: Any, folder: Path, max_subjects: int,
                  parallel: bool | None = None) -> None:
-        self._results = results
+        self._data = data
         self._folder = Path(folder)
         self._max_subjects = max_subjects
         self._parallel = can_fork() if parallel is None else (parallel and can_fork())
@@ -157,7 +166,7 @@ class FigureJob:
         receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_child, name="msc-analysis figures", daemon=True,
-            args=(send, self._results, self._folder, self._max_subjects, self._counter))
+            args=(send, self._data, self._folder, self._max_subjects, self._counter))
         # Objects alive now are never collected by the child's garbage collector, so it does
         # not write to (and copy) the parent's memory pages while it runs.
         gc.freeze()
@@ -184,11 +193,18 @@ class FigureJob:
         if self._conn is not None:
             self._conn.close()
 
-    def result(self) -> list[SavedFigure]:
+    def result(self, results: Any = None) -> list[SavedFigure]:
         """Every saved figure, in the SAP's order, once all are written.
 
-        In serial mode this draws them all; in parallel mode this process draws the figures the
-        child has not taken yet, then collects the child's.
+        Parameters
+        ----------
+        results : Results, optional
+            The complete results, which the figures of analysis results are drawn from
+            (default: the job's ``data``, when that is already complete).
+
+        In serial mode this draws them all; in parallel mode this process draws the figures
+        of analysis results, then the early figures the child has not taken yet, then collects
+        the child's.
 
         Raises
         ------
@@ -196,10 +212,15 @@ class FigureJob:
             When the child failed: its error message (an MscError of the child is re-raised
             as such; any other error is reported with the child's traceback in the log).
         """
+        results = self._data if results is None else results
         if not self._parallel:
-            return draw_and_save(self._results, self._folder, self._max_subjects)
+            return draw_and_save(results, self._folder, self._max_subjects)
         assert self._conn is not None and self._process is not None
-        mine = _draw_shared(self._results, self._folder, self._max_subjects, self._counter)
+        everything = _figure_tfls(results)
+        mine = [(everything.index(tfl), _draw_one(results, tfl, self._folder,
+                                                  self._max_subjects))
+                for tfl in _figure_tfls(results, early=False)]
+        mine += _draw_shared(self._data, self._folder, self._max_subjects, self._counter)
         try:
             message = self._conn.recv()
         except EOFError:

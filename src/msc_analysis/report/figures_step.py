@@ -2,7 +2,9 @@
 
 Each ``_fNN`` function builds the input frame of one figure of :mod:`msc_analysis.render.figures`
 from the report's results and draws it; :data:`BUILDERS` maps the SAP's figure ids to them (and
-their alternative text). :mod:`msc_analysis.report.figure_worker` draws and saves them.
+their alternative text). :mod:`msc_analysis.report.figure_worker` draws and saves them. The
+figures of :data:`DATA_FIGURES` take the prepared data (``sap``, ``study``, ``cutoff`` and
+``prepost`` of :class:`~msc_analysis.report.build.Prepared`); the others, the complete results.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from matplotlib.figure import Figure
 from msc_analysis.analyses.survival import kaplan_meier
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.render import figures as fg
+
+#: Figures drawn from the prepared data alone (the study at the cut-off, the pre/post data, the
+#: SAP): no analysis result, so the report can draw them while the analyses run
+#: (:mod:`msc_analysis.report.figure_worker`). The others show ARD rows or the survival data.
+DATA_FIGURES: frozenset[str] = frozenset({"F14.2.1", "F14.2.2", "F14.2.3", "F14.3.2",
+                                          "F14.3.3"})
 
 #: Figures that draw each subject and show at most ``max_subjects`` of them (:func:`_capped`).
 CAPPED_FIGURES: frozenset[str] = frozenset({"F14.2.1", "F14.2.2", "F14.2.3", "F14.3.2"})

@@ -1,8 +1,8 @@
-"""Writing the report's output folder, atomically (see :mod:`msc_analysis.report.build`)."""
+"""Writing the report's files into its build folder (see :mod:`msc_analysis.report.build`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,54 +16,35 @@ from msc_analysis.render.column_text import iso_texts
 from msc_analysis.render.table import DisplayTable
 from msc_analysis.render.writers import write_table
 from msc_analysis.report import safety_step
-from msc_analysis.report.atomic import atomic_folder
-from msc_analysis.report.figure_worker import FigureJob
-from msc_analysis.report.html_page import FigureItem
 from msc_analysis.report.manifest import build_manifest, write_manifest
 from msc_analysis.report.output_names import stem
 
-__all__ = ["derived_datasets", "stem", "write_dataset", "write_outputs"]
+__all__ = ["derived_datasets", "stem", "write_dataset", "write_outputs",
+           "write_page_and_manifest"]
 
 
-def write_outputs(
-    results: Any,
-    out: Path,
-    *,
-    tables: Callable[[], Sequence[DisplayTable]],
-    page: Callable[[Sequence[DisplayTable], Sequence[FigureItem]], str],
-    sap_file: Path,
-    max_subject_figures: int = 60,
-    parallel: bool | None = None,
-) -> None:
-    """Write tables, figures, ARD, derived datasets, data issues, report page and manifest.
+def write_outputs(results: Any, build: Path, table_list: Sequence[DisplayTable]) -> None:
+    """Write the tables (CSV, HTML, RTF), the ARD, the data issues and the derived datasets
+    into the build folder ``build``."""
+    for table in table_list:
+        write_table(table, build / "tables", stem(table.kind, table.number))
+    ard_mod.write(results.ard, build / "ard.csv")
+    results.issues.write(build / "data_issues.csv")
+    for name, frame in derived_datasets(results).items():
+        write_dataset(frame, build / "datasets" / f"{name}.csv")
 
-    Everything is written into a temporary folder first and moved to ``out`` at the end. The
-    figures are drawn by a :class:`~msc_analysis.report.figure_worker.FigureJob`, started
-    first: where that is safe (``parallel`` None or True) a second process begins drawing
-    them while this one renders the tables (``tables()``) and writes the rest, then joins in;
-    else they are drawn here after the rest. ``page(tables, figures)`` gives report.html.
-    """
-    with atomic_folder(out) as build:
-        with FigureJob(results, build / "figures", max_subject_figures, parallel) as job:
-            table_list = tables()
-            for table in table_list:
-                write_table(table, build / "tables", stem(table.kind, table.number))
-            ard_mod.write(results.ard, build / "ard.csv")
-            results.issues.write(build / "data_issues.csv")
-            for name, frame in derived_datasets(results).items():
-                write_dataset(frame, build / "datasets" / f"{name}.csv")
-            saved = job.result()
-        items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
-                 for f in saved]
-        (build / "report.html").write_text(page(table_list, items), encoding="utf-8")
-        outputs = sorted(str(p.relative_to(build)) for p in build.rglob("*") if p.is_file())
-        manifest = build_manifest(
-            inputs={name: path for name, path in results.study.files.items()},
-            sap_file=sap_file, sap_settings=results.sap, cutoff=str(results.cutoff.date()),
-            seed=results.sap.seed, code_dir=Path(__file__).resolve().parent,
-            outputs=[*outputs, "manifest.json"],
-        )
-        write_manifest(manifest, build / "manifest.json")
+
+def write_page_and_manifest(results: Any, build: Path, page: str, *, sap_file: Path) -> None:
+    """Write report.html and, last, manifest.json, which lists every file of ``build``."""
+    (build / "report.html").write_text(page, encoding="utf-8")
+    outputs = sorted(str(p.relative_to(build)) for p in build.rglob("*") if p.is_file())
+    manifest = build_manifest(
+        inputs={name: path for name, path in results.study.files.items()},
+        sap_file=sap_file, sap_settings=results.sap, cutoff=str(results.cutoff.date()),
+        seed=results.sap.seed, code_dir=Path(__file__).resolve().parent,
+        outputs=[*outputs, "manifest.json"],
+    )
+    write_manifest(manifest, build / "manifest.json")
 
 
 def derived_datasets(results: Any) -> dict[str, pd.DataFrame]:
