@@ -25,6 +25,8 @@ import logging
 import multiprocessing
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,7 +41,7 @@ from msc_analysis.report.output_names import stem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FigureJob", "SavedFigure", "can_fork", "draw_and_save"]
+__all__ = ["FigureJob", "SavedFigure", "can_fork", "draw_and_save", "frozen_heap"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,27 @@ def _draw_shared(data: Any, folder: Path, max_subjects: int,
             return drawn
         drawn.append((everything.index(tfls[index]),
                       _draw_one(data, tfls[index], folder, max_subjects)))
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Leave the objects alive on entry out of the garbage collector's passes until exit.
+
+    Each full pass of the collector visits every object that can hold references: after the
+    imports and the data are loaded that is a few hundred thousand, and the report's figures
+    trigger many passes. Objects kept for the whole build (modules, the data) need not be
+    visited again; new objects are collected as usual. A forked child inherits the frozen state,
+    so it does not write to (and copy) the parent's memory pages to collect them either.
+
+    Nested use (or a freeze by the caller) is respected: only the outermost exit unfreezes.
+    """
+    outermost = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if outermost:
+            gc.unfreeze()
 
 
 def can_fork() -> bool:
@@ -167,13 +190,8 @@ class FigureJob:
         self._process = context.Process(
             target=_child, name="msc-analysis figures", daemon=True,
             args=(send, self._data, self._folder, self._max_subjects, self._counter))
-        # Objects alive now are never collected by the child's garbage collector, so it does
-        # not write to (and copy) the parent's memory pages while it runs.
-        gc.freeze()
-        try:
+        with frozen_heap():  # the child does not collect (and copy) the parent's objects
             self._process.start()
-        finally:
-            gc.unfreeze()
         send.close()
         self._conn = receive
         log.debug("figures shared with child process %s", self._process.pid)
