@@ -5,6 +5,8 @@ elsewhere in the build stops the child."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +16,8 @@ import pytest
 
 from msc_analysis.errors import AnalysisError, MscError
 from msc_analysis.report import figures_step
-from msc_analysis.report.build import Prepared, Results, analyse, prepare
+from msc_analysis.report.analysis_step import analyse
+from msc_analysis.report.build import Prepared, Results, prepare
 from msc_analysis.report.figure_worker import FigureJob, can_fork
 from msc_analysis.sap import load_sap
 
@@ -49,7 +52,7 @@ def prepared() -> Prepared:
 @pytest.fixture(scope="module")
 def results(prepared: Prepared) -> Results:
     """The complete results of :func:`prepared`."""
-    return analyse(dataclasses.replace(prepared, frames=list(prepared.frames)))
+    return analyse(prepared)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -65,6 +68,28 @@ def test_the_data_figures_need_only_the_prepared_data(prepared: Prepared) -> Non
     for figure_id in sorted(figures_step.DATA_FIGURES):
         plt.close(figures_step.BUILDERS[figure_id][0](prepared, 60))
     assert figures_step.DATA_FIGURES <= set(figures_step.BUILDERS)
+
+
+def test_preparing_and_drawing_the_data_figures_import_no_statistics_library() -> None:
+    # The figure process is forked once the data are prepared; the report imports scipy.stats
+    # and statsmodels (0.7 s) only after that, in the parent. A module-level import of either
+    # on the way to the figures of DATA_FIGURES would put that time back before the fork.
+    code = """
+import sys
+from pathlib import Path
+import matplotlib.pyplot as plt
+from msc_analysis.report import figures_step
+from msc_analysis.report.build import prepare
+from msc_analysis.sap import load_sap
+repo = Path(sys.argv[1])
+prepared = prepare(repo / "data" / "synthetic", sap=load_sap(repo / "sap" / "sap.toml"))
+for figure_id in sorted(figures_step.DATA_FIGURES):
+    plt.close(figures_step.BUILDERS[figure_id][0](prepared, 60))
+print(sorted(m for m in ("scipy.stats", "statsmodels") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(REPO)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.usefixtures("needs_fork")

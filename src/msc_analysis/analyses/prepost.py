@@ -46,9 +46,14 @@ from msc_analysis import stats
 from msc_analysis.analyses.prepost_data import (
     BASELINE,
     MELD_COMPONENTS,
+    PP_IDS,
     PrepostData,
+    analysis_parameters,
+    analysis_population,
+    lab_parameters,
     prepare_prepost,
     prepost_meld,
+    sap_biomarkers,
 )
 from msc_analysis.ard import ArdBuilder, bind, to_frame
 from msc_analysis.derive.visits import REASON_NOT_CHOSEN
@@ -76,8 +81,6 @@ __all__ = [
     "run_prepost",
 ]
 
-#: The pre/post analysis ids, in SAP order.
-PP_IDS: tuple[str, ...] = ("PP-SESS", "PP-RR", "PP-FU", "PP-MMRM", "PP-MELD", "PP-HOLM", "PP-LLOQ")
 
 REASON_NO_BASELINE = "no baseline value"
 #: Fewest subjects with a baseline and at least one follow-up value for which the MMRM is fitted
@@ -106,10 +109,9 @@ def _params(sap: Any, analysis_id: str, default: Sequence[str],
     With ``data``, only parameters that have records in the data are kept (the others are
     reported once by :func:`run_prepost`).
     """
-    analysis = sap.analyses.get(analysis_id)
-    chosen = analysis.parameters if analysis is not None and analysis.parameters else default
     present = None if data is None else _present_parameters(data)
-    return tuple(p for p in chosen if p in sap.parameters and (present is None or p in present))
+    return tuple(p for p in analysis_parameters(sap, analysis_id, default)
+                 if present is None or p in present)
 
 
 def _present_parameters(data: PrepostData) -> set[str]:
@@ -121,18 +123,9 @@ def _is_log(sap: Any, paramcd: str) -> bool:
     return sap.parameters[paramcd].scale == "log"
 
 
-def _biomarkers(sap: Any) -> tuple[str, ...]:
-    return tuple(p.paramcd for p in sap.parameters.values() if p.biomarker)
-
-
 def _followup(sap: Any) -> tuple[Any, ...]:
     visits = tuple(v for v in sap.visits if getattr(v, "followup", False))
     return visits or tuple(v for v in sap.visits if v.target_day > 1)
-
-
-def _population(sap: Any, analysis_id: str) -> str:
-    analysis = sap.analyses.get(analysis_id)
-    return analysis.population if analysis is not None else "FAS"
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +304,7 @@ def pp_sess(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     b = ArdBuilder("PP-SESS")
     _population_row(b, data)
     methods = _methods(sap, "PP-SESS", "descriptive+paired-t+signed-rank")
-    params = _params(sap, "PP-SESS", _biomarkers(sap), data)
+    params = _params(sap, "PP-SESS", sap_biomarkers(sap), data)
     _session_rows(b, data, sap, params, issues, "PP-SESS", methods)
     return b.frame()
 
@@ -333,7 +326,7 @@ def pp_rr(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     _population_row(b, data)
     level = float(sap.conf_level)
     methods = _methods(sap, "PP-RR", "descriptive+signed-rank")
-    for p in _params(sap, "PP-RR", _biomarkers(sap), data):
+    for p in _params(sap, "PP-RR", sap_biomarkers(sap), data):
         g = {"PARAMCD": p}
         pairs = data.pairs.loc[(data.pairs["PARAMCD"] == p) & data.pairs["RR"].notna()]
         per_subject = pairs.groupby("USUBJID", sort=True)["RR"].agg(["mean", "size"])
@@ -472,7 +465,7 @@ def pp_fu(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     b = ArdBuilder("PP-FU")
     _population_row(b, data)
     methods = _methods(sap, "PP-FU", "descriptive+paired-t+signed-rank")
-    params = _params(sap, "PP-FU", _biomarkers(sap), data)
+    params = _params(sap, "PP-FU", sap_biomarkers(sap), data)
     _visit_rows(b, data, sap, params, issues, "PP-FU", methods)
     return b.frame()
 
@@ -547,7 +540,7 @@ def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     visits = _followup(sap)
     level = float(sap.conf_level)
     settings = sap.mmrm
-    for p in _params(sap, "PP-MMRM", _biomarkers(sap), data):
+    for p in _params(sap, "PP-MMRM", sap_biomarkers(sap), data):
         log = _is_log(sap, p)
         frame = _mmrm_frame(data, p, visits, log, issues, b)
         n_subjects = int(frame["USUBJID"].nunique())
@@ -672,7 +665,7 @@ def pp_holm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     b = ArdBuilder("PP-HOLM")
     _population_row(b, data)
     holm_default = tuple(p.paramcd for p in sap.parameters.values()
-                         if getattr(p, "holm", False)) or _biomarkers(sap)
+                         if getattr(p, "holm", False)) or sap_biomarkers(sap)
     params = _params(sap, "PP-HOLM", holm_default, data)
     methods = _methods(sap, "PP-HOLM", "paired-t+holm")
     test = PAIRED_T if PAIRED_T in methods else SIGNED_RANK
@@ -724,7 +717,7 @@ def pp_lloq(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     b = ArdBuilder("PP-LLOQ")
     _population_row(b, data)
     default = tuple(p.paramcd for p in sap.parameters.values() if p.biomarker and p.lloq)
-    params = _params(sap, "PP-LLOQ", default or _biomarkers(sap), data)
+    params = _params(sap, "PP-LLOQ", default or sap_biomarkers(sap), data)
     for p in params:
         n_blq = int(((data.lab["PARAMCD"] == p) & (data.lab["BLQFL"] == "Y")).sum())
         shown = "LLOQ" if data.rule == "lloq" else "LLOQ/2"
@@ -739,24 +732,6 @@ def pp_lloq(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # All of them
 # --------------------------------------------------------------------------------------------
-
-
-def lab_parameters(sap: Any) -> tuple[str, ...]:
-    """Laboratory parameters the pre/post analyses derive: their parameters and the MELD
-    components of the score parameters in the SAP."""
-    params = list(_biomarkers(sap))
-    for a in PP_IDS:
-        params.extend(_params(sap, a, ()))
-    for code in MELD_COMPONENTS:
-        if code in sap.parameters:
-            params.extend(MELD_COMPONENTS[code])
-    return tuple(dict.fromkeys(p for p in params if p not in MELD_COMPONENTS))
-
-
-def analysis_population(sap: Any) -> str:
-    """Analysis-set code of the pre/post analyses (the SAP's population of PP-SESS)."""
-    return _population(sap, "PP-SESS")
-
 
 
 def run_prepost(study: Any, sap: Any, issues: DataIssues,

@@ -39,15 +39,59 @@ __all__ = [
     "BASELINE",
     "MELD_COMPONENTS",
     "MELD_SCORES",
+    "PP_IDS",
     "PrepostData",
+    "analysis_parameters",
+    "analysis_population",
+    "analysis_set",
     "analysis_subjects",
+    "lab_parameters",
     "meld_by_visit",
     "prepare_prepost",
     "prepost_meld",
+    "sap_biomarkers",
 ]
 
 #: ``AVISIT`` level of baseline rows in the ARD (the derived baseline, not a window).
 BASELINE = "Baseline"
+#: The pre/post analysis ids, in SAP order.
+PP_IDS: tuple[str, ...] = ("PP-SESS", "PP-RR", "PP-FU", "PP-MMRM", "PP-MELD", "PP-HOLM", "PP-LLOQ")
+
+
+def sap_biomarkers(sap: Any) -> tuple[str, ...]:
+    """The SAP's biomarker parameters, in SAP order."""
+    return tuple(p.paramcd for p in sap.parameters.values() if p.biomarker)
+
+
+def analysis_parameters(sap: Any, analysis_id: str, default: Sequence[str]) -> tuple[str, ...]:
+    """Parameters of an analysis: the SAP's resolved list, else ``default``; only parameters
+    the SAP defines."""
+    analysis = sap.analyses.get(analysis_id)
+    chosen = analysis.parameters if analysis is not None and analysis.parameters else default
+    return tuple(p for p in chosen if p in sap.parameters)
+
+
+def analysis_set(sap: Any, analysis_id: str) -> str:
+    """Analysis-set code of an analysis (FAS when the SAP does not list the analysis)."""
+    analysis = sap.analyses.get(analysis_id)
+    return analysis.population if analysis is not None else "FAS"
+
+
+def analysis_population(sap: Any) -> str:
+    """Analysis-set code of the pre/post analyses (the SAP's population of PP-SESS)."""
+    return analysis_set(sap, "PP-SESS")
+
+
+def lab_parameters(sap: Any) -> tuple[str, ...]:
+    """Laboratory parameters the pre/post analyses derive: their parameters and the MELD
+    components of the score parameters in the SAP."""
+    params = list(sap_biomarkers(sap))
+    for a in PP_IDS:
+        params.extend(analysis_parameters(sap, a, ()))
+    for code in MELD_COMPONENTS:
+        if code in sap.parameters:
+            params.extend(MELD_COMPONENTS[code])
+    return tuple(dict.fromkeys(p for p in params if p not in MELD_COMPONENTS))
 
 
 @dataclass(frozen=True)

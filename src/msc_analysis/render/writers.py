@@ -92,6 +92,16 @@ def _float_text(x: object) -> str:
     return repr(float(x))  # type: ignore[arg-type]
 
 
+def _row_text(x: object) -> str:
+    """Text of a table row number."""
+    return str(int(x))  # type: ignore[call-overload]
+
+
+def _cell_text(value: object) -> str:
+    """CSV text of a table's data value: ``str``, neutralised; missing is empty."""
+    return str(neutralise_csv_text("" if pd.isna(value) else str(value)))  # type: ignore[arg-type]
+
+
 def _record_text(value: object) -> str:
     """CSV text of one record value: floats as :func:`_float_text`, timestamps in ISO 8601
     (a date alone at midnight), other values as ``str``; missing is empty. Text is not yet
@@ -148,13 +158,9 @@ def write_csv(table: DisplayTable, path: str | Path) -> Path:
     else:
         frame = table.data.copy()
         for name in frame.columns:
-            if name == "stat":
-                frame[name] = [_float_text(v) for v in frame[name]]
-            elif name == "row":
-                frame[name] = [str(int(v)) for v in frame[name]]
-            else:
-                frame[name] = [neutralise_csv_text("" if pd.isna(v) else str(v))
-                               for v in frame[name]]
+            fmt = (_float_text if name == "stat" else _row_text if name == "row"
+                   else _cell_text)
+            frame[name] = texts_per_distinct(frame[name], fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     logger.debug("wrote %s", path)

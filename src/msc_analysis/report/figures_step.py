@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from msc_analysis.analyses.survival import kaplan_meier
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.render import figures as fg
 
@@ -226,6 +225,10 @@ def _peak_multiples(post: pd.DataFrame, default_uln: dict[str, float]) -> pd.Dat
 
 
 def _f14_3_4(results: Any, max_subjects: int) -> Figure:
+    # imported here: statsmodels is not needed by the figures drawn from the data alone,
+    # which the report's figure process draws before the analyses have imported it
+    from msc_analysis.analyses.survival import kaplan_meier
+
     tte, sap = results.tte, results.sap
     time = tte["AVAL"].to_numpy(float)
     km = kaplan_meier(time, 1 - tte["CNSR"].to_numpy(int), sap.conf_level)

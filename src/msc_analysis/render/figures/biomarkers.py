@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from scipy import stats as sps
+from scipy import special
 
 from msc_analysis.errors import AnalysisError
 from msc_analysis.render.figures._common import (
@@ -125,7 +125,10 @@ def mean_ci_by_visit(values: pd.DataFrame, log_scale: bool, conf_level: float = 
         n = int(x.size)
         est = float(np.mean(x)) if n else math.nan
         if n >= 2:
-            half = float(sps.t.ppf(0.5 + conf_level / 2, n - 1) * np.std(x, ddof=1) / math.sqrt(n))
+            # t quantile as scipy.special.stdtrit (what scipy.stats.t.ppf computes), so that
+            # drawing this figure does not import scipy.stats
+            t = float(special.stdtrit(n - 1, 0.5 + conf_level / 2))
+            half = t * float(np.std(x, ddof=1)) / math.sqrt(n)
             low, high = est - half, est + half
         else:
             low = high = math.nan
