@@ -69,6 +69,15 @@ def test_file_layout_by_hand() -> None:
     assert data[62 + length + 4:] == b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
+def test_image_taller_than_one_compression_block() -> None:
+    # rows are compressed about 1 MB at a time: 4000 rows of 601 bytes take three blocks
+    rgba = np.random.default_rng(4).integers(0, 256, size=(4000, 200, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[::7] = 255  # some white rows, as in a plot
+    image = _decode(encode_png(rgba, 300))
+    np.testing.assert_array_equal(np.asarray(image), rgba[..., :3])
+
+
 def test_same_pixels_same_bytes() -> None:
     rgba = _random_image(3, opaque=True)
     assert encode_png(rgba, 300) == encode_png(rgba.copy(), 300)

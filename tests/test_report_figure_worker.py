@@ -110,33 +110,77 @@ def test_forked_and_serial_jobs_write_the_same_files(prepared: Prepared, results
                                                    "f14_3_4.png", "f14_3_4.svg"]
 
 
+def _timed_figure(seconds: float, title: str, marks: str) -> Any:
+    """A figure that takes ``seconds`` to make and leaves a file ``<title>.pid`` in ``marks``
+    saying which process drew it (module level, so that a Drawing of it pickles)."""
+    import os
+
+    import matplotlib.pyplot as plt
+
+    time.sleep(seconds)
+    (Path(marks) / f"{title}.pid").write_text(str(os.getpid()))
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.set_title(title)
+    return fig
+
+
 @pytest.mark.usefixtures("needs_fork")
 def test_shared_figures_come_back_in_the_sap_order(results: Results, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # Six figures of very different cost: those drawn from the data alone are shared by the
-    # child and this process through one counter, the others are drawn here. Whoever draws
-    # which, the list comes back in the SAP's order, each figure once.
-    import matplotlib.pyplot as plt
+    # Six figures of very different cost, taken by the child and this process from one
+    # counter: those drawn from the data alone first, then the drawings of analysis results
+    # (sent to the child by share()). Whoever draws which, the list comes back in the SAP's
+    # order, each figure once; the child, free early, draws figures of results too.
+    import os
 
-    def drawing(seconds: float) -> Any:
-        def build(results: Any, max_subjects: int) -> Any:
-            time.sleep(seconds)
-            fig, ax = plt.subplots(figsize=(2, 1))
-            ax.set_title(f"{seconds}")
-            return fig
-        return build
-
+    marks = tmp_path / "marks"
+    marks.mkdir()
     tfls = [t for t in SAP.tfls if t.kind == "figure"][:6]
     assert [t.id in figures_step.DATA_FIGURES for t in tfls] == [True, True, True, False, False,
                                                                  True]
     sap = dataclasses.replace(SAP, tfls=tuple(tfls))
-    for tfl, seconds in zip(tfls, (0.6, 0.0, 0.3, 0.0, 0.2, 0.0), strict=True):
-        monkeypatch.setitem(figures_step.BUILDERS, tfl.id, (drawing(seconds), "alt"))
-    with FigureJob(dataclasses.replace(results, sap=sap), tmp_path, 60, parallel=True) as job:
+    for tfl, seconds in zip(tfls, (0.6, 0.0, 0.3, 0.5, 0.5, 0.0), strict=True):
+        drawing = figures_step.Drawing(_timed_figure, {"seconds": seconds, "title": tfl.id,
+                                                       "marks": str(marks)})
+        if tfl.id in figures_step.DATA_FIGURES:
+            monkeypatch.setitem(figures_step.BUILDERS, tfl.id,
+                                (lambda r, m, d=drawing: d.draw(), "alt"))
+        else:
+            monkeypatch.setitem(figures_step.DRAWINGS, tfl.id, lambda r, m, d=drawing: d)
+    six = dataclasses.replace(results, sap=sap)
+    with FigureJob(six, tmp_path / "figures", 60, parallel=True) as job:
+        job.share(six)
+        time.sleep(1.5)  # this process is busy elsewhere: the child takes everything it can
         saved = job.result()
     assert [f.number for f in saved] == [t.number for t in tfls]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
         f"f{t.number.replace('.', '_')}.{ext}" for t in tfls for ext in ("png", "svg"))
+    drawers = {p.stem: int(p.read_text()) for p in marks.iterdir()}
+    assert sorted(drawers) == sorted(t.id for t in tfls)
+    child_drew = {fid for fid, pid in drawers.items() if pid != os.getpid()}
+    assert child_drew & {"F14.2.4", "F14.3.1"}  # a figure of analysis results, in the child
+
+
+def test_drawings_pickle_and_draw_the_same_figure(results: Results, tmp_path: Path) -> None:
+    # What the figure process receives is a pickled copy: it must draw the same file.
+    import pickle
+
+    from msc_analysis.render.style import save_figure
+    from msc_analysis.report.figure_worker import make_drawings
+
+    drawings = make_drawings(results, 60)
+    assert sorted(drawings) == [LATE]
+    copy = pickle.loads(pickle.dumps(drawings))
+    direct = save_figure(figures_step.BUILDERS[LATE][0](results, 60), tmp_path / "direct")
+    sent = save_figure(copy[LATE].draw(), tmp_path / "sent")
+    for fmt in ("png", "svg"):
+        assert direct[fmt].read_bytes() == sent[fmt].read_bytes()
+
+
+def test_every_figure_is_drawn_from_the_data_or_from_a_drawing() -> None:
+    assert not figures_step.DATA_FIGURES & set(figures_step.DRAWINGS)
+    assert figures_step.DATA_FIGURES | set(figures_step.DRAWINGS) == set(figures_step.BUILDERS)
+    assert {t.id for t in SAP.tfls if t.kind == "figure"} <= set(figures_step.BUILDERS)
 
 
 def _child_has_taken_the_figure(job: FigureJob) -> None:

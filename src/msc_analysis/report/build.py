@@ -160,6 +160,7 @@ def build_report(
             from msc_analysis.report.writing import write_outputs, write_page_and_manifest
 
             results = analysis_step.analyse(prepared, progress=progress)
+            job.share(results)  # the figures of analysis results, for the figure process too
             progress.step("rendering tables")
             table_list = analysis_step.tables(results)
             analysis_step.check_outputs(results, table_list)

@@ -5,17 +5,19 @@ analyses, tables and datasets together. On a machine with two cores the work is 
 :class:`FigureJob` forks a child process as soon as the data are prepared
 (:func:`msc_analysis.report.build.prepare`), and the child draws the figures that need nothing
 but those data (:data:`~msc_analysis.report.figures_step.DATA_FIGURES`: trajectories, pre/post
-values, waterfalls, swimmer and hepatic plots) while this process runs the analyses and writes
-the tables, ARD and datasets. This process then draws the figures that show analysis results
-(from the ARD), and joins in on the child's figures not yet taken: both take the next one from
-a shared counter, so the work balances itself whatever each figure costs. The files are the
-same bytes whichever process draws a figure (same data, same deterministic writer).
+values, waterfalls, swimmer and hepatic plots) while this process runs the analyses. As soon as
+they are done, this process makes the figures of analysis results into small
+:class:`~msc_analysis.report.figures_step.Drawing` objects and sends them to the child
+(:meth:`FigureJob.share`); it then writes the tables, ARD and datasets and joins in. Both take
+the next figure from one shared counter (those drawn from the data first, then the drawings),
+so the work balances itself whatever each figure costs. The files are the same bytes whichever
+process draws a figure (same data, same deterministic writer).
 
-The child is forked (it inherits the data in memory; nothing is pickled but the small list of
-saved figures), so it is used only where forking is safe: on a platform with ``fork`` and in a
-process that runs a single thread. A Jupyter kernel runs several threads, which a fork would
-copy in an unknown state, so in a notebook (or with ``parallel=False``) every figure is drawn
-in the calling process, after the rest, in the SAP's order.
+The child is forked (it inherits the data in memory; nothing is pickled but the drawings and the
+small list of saved figures), so it is used only where forking is safe: on a platform with
+``fork`` and in a process that runs a single thread. A Jupyter kernel runs several threads,
+which a fork would copy in an unknown state, so in a notebook (or with ``parallel=False``)
+every figure is drawn in the calling process, after the rest, in the SAP's order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import logging
 import multiprocessing
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -41,7 +43,8 @@ from msc_analysis.report.output_names import stem
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FigureJob", "SavedFigure", "can_fork", "draw_and_save", "frozen_heap"]
+__all__ = ["FigureJob", "SavedFigure", "can_fork", "draw_and_save", "frozen_heap",
+           "make_drawings"]
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,18 @@ def _figure_tfls(data: Any, early: bool | None = None) -> list[Any]:
             and (early is None or (t.id in figures_step.DATA_FIGURES) == early)]
 
 
-def _draw_one(data: Any, tfl: Any, folder: Path, max_subjects: int) -> SavedFigure:
-    """Draw one figure, save it as PNG and SVG in ``folder`` and close it."""
+def _work_order(data: Any) -> list[Any]:
+    """The order in which the processes take the figures: those drawn from the data alone (the
+    child starts on them at once), then those of analysis results, each in the SAP's order."""
+    return _figure_tfls(data, early=True) + _figure_tfls(data, early=False)
+
+
+def _draw_one(data: Any, tfl: Any, folder: Path, max_subjects: int,
+              drawing: figures_step.Drawing | None = None) -> SavedFigure:
+    """Draw one figure (from ``drawing`` if given, else from ``data``), save it as PNG and SVG
+    in ``folder`` and close it."""
     build, alt = figures_step.BUILDERS[tfl.id]
-    fig = build(data, max_subjects)
+    fig = drawing.draw() if drawing is not None else build(data, max_subjects)
     try:
         paths = save_figure(fig, folder / stem("figure", tfl.number))
     finally:
@@ -83,21 +94,32 @@ def draw_and_save(results: Any, folder: Path, max_subjects: int) -> list[SavedFi
     return [_draw_one(results, tfl, Path(folder), max_subjects) for tfl in _figure_tfls(results)]
 
 
-def _draw_shared(data: Any, folder: Path, max_subjects: int,
-                 counter: Any) -> list[tuple[int, SavedFigure]]:
-    """Draw the early figures not yet taken: each process takes the next index from
-    ``counter``. Returns (position in the SAP's figure list, saved figure) pairs."""
+def make_drawings(results: Any, max_subjects: int) -> dict[str, figures_step.Drawing]:
+    """The figures of analysis results in the SAP's list, as drawings (by figure id)."""
+    return {t.id: figures_step.DRAWINGS[t.id](results, max_subjects)
+            for t in _figure_tfls(results, early=False)}
+
+
+Drawings = Callable[[], dict[str, figures_step.Drawing]]
+
+
+def _draw_shared(data: Any, folder: Path, max_subjects: int, counter: Any,
+                 drawings: Drawings) -> list[tuple[int, SavedFigure]]:
+    """Draw the figures not yet taken: each process takes the next index of :func:`_work_order`
+    from ``counter``; a figure of analysis results is drawn from ``drawings()`` (called only
+    when one is taken). Returns (position in the SAP's figure list, saved figure) pairs."""
     everything = _figure_tfls(data)
-    tfls = _figure_tfls(data, early=True)
+    order = _work_order(data)
     drawn = []
     while True:
         with counter.get_lock():
             index = counter.value
             counter.value += 1
-        if index >= len(tfls):
+        if index >= len(order):
             return drawn
-        drawn.append((everything.index(tfls[index]),
-                      _draw_one(data, tfls[index], folder, max_subjects)))
+        tfl = order[index]
+        drawing = None if tfl.id in figures_step.DATA_FIGURES else drawings()[tfl.id]
+        drawn.append((everything.index(tfl), _draw_one(data, tfl, folder, max_subjects, drawing)))
 
 
 @contextmanager
@@ -127,19 +149,27 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
-def _child(conn: Connection, data: Any, folder: Path, max_subjects: int,
+def _child(conn: Connection, inbox: Connection, data: Any, folder: Path, max_subjects: int,
            counter: Any) -> None:
-    """Body of the forked child: draw early figures from the shared counter, send back what
-    it drew or its error."""
+    """Body of the forked child: draw figures from the shared counter (the drawings of analysis
+    results come through ``inbox`` when first needed), send back what it drew or its error."""
+    received: list[dict[str, figures_step.Drawing]] = []
+
+    def drawings() -> dict[str, figures_step.Drawing]:
+        if not received:
+            received.append(inbox.recv())
+        return received[0]
+
     try:
-        conn.send(("ok", _draw_shared(data, folder, max_subjects, counter)))
+        conn.send(("ok", _draw_shared(data, folder, max_subjects, counter, drawings)))
     except BaseException as exc:  # everything goes back to the parent, which reports it
         with counter.get_lock():  # the parent must not wait for figures nobody will draw
-            counter.value = len(_figure_tfls(data, early=True))
+            counter.value = len(_work_order(data))
         conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
                    traceback.format_exc()))
     finally:
         conn.close()
+        inbox.close()
 
 
 class FigureJob:
@@ -148,7 +178,7 @@ class FigureJob:
     Parameters
     ----------
     data : Prepared or Results
-        What the early figures are drawn from: the prepared data
+        What the figures drawn from the data alone are drawn from: the prepared data
         (:func:`msc_analysis.report.build.prepare`) or the complete results.
     folder : Path
         Where the PNG and SVG files go.
@@ -161,8 +191,10 @@ class FigureJob:
     Use it as a context manager, which starts it and, if the block fails, stops the child::
 
         with FigureJob(prepared, folder, 60) as job:
-            results = analyse(prepared)  # and other work
-            saved = job.result(results)  # this process draws the rest, then collects
+            results = analyse(prepared)
+            job.share(results)           # the child may now draw the figures of results too
+            ...                          # other work
+            saved = job.result(results)  # this process draws what is left, then collects
     """
 
     def __init__(self, data: Any, folder: Path, max_subjects: int,
@@ -173,7 +205,10 @@ class FigureJob:
         self._parallel = can_fork() if parallel is None else (parallel and can_fork())
         self._process: Any = None
         self._conn: Connection | None = None
+        self._outbox: Connection | None = None
+        self._sender: threading.Thread | None = None
         self._counter: Any = None
+        self._drawings: dict[str, figures_step.Drawing] | None = None
 
     @property
     def in_child(self) -> bool:
@@ -186,14 +221,16 @@ class FigureJob:
             return self
         context = multiprocessing.get_context("fork")
         self._counter = context.Value("i", 0)
-        receive, send = context.Pipe(duplex=False)
+        receive, send = context.Pipe(duplex=False)  # child -> parent: what it drew
+        inbox, outbox = context.Pipe(duplex=False)  # parent -> child: the drawings
         self._process = context.Process(
             target=_child, name="msc-analysis figures", daemon=True,
-            args=(send, self._data, self._folder, self._max_subjects, self._counter))
+            args=(send, inbox, self._data, self._folder, self._max_subjects, self._counter))
         with frozen_heap():  # the child does not collect (and copy) the parent's objects
             self._process.start()
         send.close()
-        self._conn = receive
+        inbox.close()
+        self._conn, self._outbox = receive, outbox
         log.debug("figures shared with child process %s", self._process.pid)
         return self
 
@@ -208,8 +245,31 @@ class FigureJob:
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join()
-        if self._conn is not None:
-            self._conn.close()
+        for conn in (self._conn, self._outbox):
+            if conn is not None:
+                conn.close()
+
+    def share(self, results: Any) -> None:
+        """Make the figures of analysis results into drawings and hand them to the child.
+
+        Call it as soon as the analyses are done, so that the child never waits for them. The
+        drawings are sent by a background thread: the child reads them only when it takes its
+        first figure of analysis results, and this process goes on meanwhile.
+        """
+        if self._drawings is not None:
+            return
+        self._drawings = make_drawings(results, self._max_subjects)
+        if self._parallel:
+            self._sender = threading.Thread(target=self._send, args=(self._drawings,),
+                                            name="msc-analysis figure drawings", daemon=True)
+            self._sender.start()
+
+    def _send(self, drawings: dict[str, figures_step.Drawing]) -> None:
+        assert self._outbox is not None
+        try:
+            self._outbox.send(drawings)
+        except OSError:  # the child has ended (it needed none, or failed: result() says so)
+            pass
 
     def result(self, results: Any = None) -> list[SavedFigure]:
         """Every saved figure, in the SAP's order, once all are written.
@@ -220,9 +280,9 @@ class FigureJob:
             The complete results, which the figures of analysis results are drawn from
             (default: the job's ``data``, when that is already complete).
 
-        In serial mode this draws them all; in parallel mode this process draws the figures
-        of analysis results, then the early figures the child has not taken yet, then collects
-        the child's.
+        In serial mode this draws them all; in parallel mode this process shares the drawings
+        (if :meth:`share` was not called), draws the figures nobody has taken yet, then
+        collects the child's.
 
         Raises
         ------
@@ -234,11 +294,11 @@ class FigureJob:
         if not self._parallel:
             return draw_and_save(results, self._folder, self._max_subjects)
         assert self._conn is not None and self._process is not None
-        everything = _figure_tfls(results)
-        mine = [(everything.index(tfl), _draw_one(results, tfl, self._folder,
-                                                  self._max_subjects))
-                for tfl in _figure_tfls(results, early=False)]
-        mine += _draw_shared(self._data, self._folder, self._max_subjects, self._counter)
+        self.share(results)
+        drawings = self._drawings
+        assert drawings is not None
+        mine = _draw_shared(self._data, self._folder, self._max_subjects, self._counter,
+                            lambda: drawings)
         try:
             message = self._conn.recv()
         except EOFError:
@@ -246,6 +306,8 @@ class FigureJob:
         finally:
             self._conn.close()
             self._process.join()
+            if self._sender is not None:  # ends once the child has read or has ended
+                self._sender.join()
         if message is None:
             raise MscError(f"the figure process ended without a result "
                            f"(exit code {self._process.exitcode})")

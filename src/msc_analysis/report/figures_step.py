@@ -4,12 +4,15 @@ Each ``_fNN`` function builds the input frame of one figure of :mod:`msc_analysi
 from the report's results and draws it; :data:`BUILDERS` maps the SAP's figure ids to them (and
 their alternative text). :mod:`msc_analysis.report.figure_worker` draws and saves them. The
 figures of :data:`DATA_FIGURES` take the prepared data (``sap``, ``study``, ``cutoff`` and
-``prepost`` of :class:`~msc_analysis.report.build.Prepared`); the others, the complete results.
+``prepost`` of :class:`~msc_analysis.report.results.Prepared`); the others take the complete
+results, and are also available as :class:`Drawing` objects (:data:`DRAWINGS`) that another
+process can draw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,21 @@ DATA_FIGURES: frozenset[str] = frozenset({"F14.2.1", "F14.2.2", "F14.2.3", "F14.
 
 #: Figures that draw each subject and show at most ``max_subjects`` of them (:func:`_capped`).
 CAPPED_FIGURES: frozenset[str] = frozenset({"F14.2.1", "F14.2.2", "F14.2.3", "F14.3.2"})
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One figure function of :mod:`msc_analysis.render.figures` and its arguments: all a process
+    needs to draw a figure of analysis results. Small, and it pickles (the function by name,
+    the arguments are frames and numbers), so the process that ran the analyses can hand it to
+    the figure process."""
+
+    function: Callable[..., Figure]
+    kwargs: dict[str, Any]
+
+    def draw(self) -> Figure:
+        """The figure."""
+        return self.function(**self.kwargs)
 
 
 def _capped(frame: pd.DataFrame, max_subjects: int) -> pd.DataFrame:
@@ -124,7 +142,7 @@ def _f14_2_3(results: Any, max_subjects: int) -> Figure:
     return fg.waterfall(_capped(values, max_subjects), specs, visits=visits)
 
 
-def _f14_2_4(results: Any, max_subjects: int) -> Figure:
+def _f14_2_4(results: Any, max_subjects: int) -> Drawing:
     ard, sap = results.ard, results.sap
     rows = ard[(ard["analysis_id"] == "PP-SESS") & (ard["variable"] == "RATIO")
                & (ard["variable_level"] == "paired-t")]
@@ -136,11 +154,11 @@ def _f14_2_4(results: Any, max_subjects: int) -> Figure:
                         "conf_high": stat.get("conf_high"), "n": stat.get("n")})
     gmr = pd.DataFrame(records, columns=["label", "estimate", "conf_low", "conf_high", "n"])
     pct = f"{100 * sap.conf_level:g}"
-    return fg.forest(gmr, xlabel=f"Geometric mean ratio post/pre ({pct}% CI, log scale)",
-                     conf_level=sap.conf_level)
+    return Drawing(fg.forest, {"gmr": gmr, "conf_level": sap.conf_level,
+                               "xlabel": f"Geometric mean ratio post/pre ({pct}% CI, log scale)"})
 
 
-def _f14_3_1(results: Any, max_subjects: int) -> Figure:
+def _f14_3_1(results: Any, max_subjects: int) -> Drawing:
     ard, sap = results.ard, results.sap
     rows = ard[(ard["analysis_id"] == "SAF-AESOCPT") & (ard["variable"] == "AEDECOD")]
     records = []
@@ -152,8 +170,9 @@ def _f14_3_1(results: Any, max_subjects: int) -> Figure:
     incidence = pd.DataFrame(records, columns=["SOC", "PT", "n", "N", "pct", "conf_low",
                                                "conf_high"])
     pct = f"{100 * sap.conf_level:g}"
-    return fg.ae_dotplot(incidence, conf_level=sap.conf_level,
-                         xlabel=f"Subjects with the TEAE, % (Clopper-Pearson {pct}% CI)")
+    return Drawing(fg.ae_dotplot, {
+        "incidence": incidence, "conf_level": sap.conf_level,
+        "xlabel": f"Subjects with the TEAE, % (Clopper-Pearson {pct}% CI)"})
 
 
 def _days(dates: pd.Series, start: pd.Series) -> pd.Series:
@@ -224,7 +243,7 @@ def _peak_multiples(post: pd.DataFrame, default_uln: dict[str, float]) -> pd.Dat
     return wide.reset_index()
 
 
-def _f14_3_4(results: Any, max_subjects: int) -> Figure:
+def _f14_3_4(results: Any, max_subjects: int) -> Drawing:
     # imported here: statsmodels is not needed by the figures drawn from the data alone,
     # which the report's figure process draws before the analyses have imported it
     from msc_analysis.analyses.survival import kaplan_meier
@@ -236,12 +255,13 @@ def _f14_3_4(results: Any, max_subjects: int) -> Figure:
     at_risk = pd.DataFrame({"day": days, "n": [km.n_at_risk(d, time) for d in days]})
     censored = tte.loc[tte["CNSR"] == 1, "AVAL"].to_numpy(float)
     pct = f"{100 * sap.conf_level:g}"
-    return fg.kaplan_meier_plot(km.table, censored, at_risk, landmarks=(28, 90), max_day=90,
-                                conf_level=sap.conf_level,
-                                ylabel=f"Transplant-free survival ({pct}% CI)")
+    return Drawing(fg.kaplan_meier_plot, {
+        "curve": km.table, "censored": censored, "at_risk": at_risk, "landmarks": (28, 90),
+        "max_day": 90, "conf_level": sap.conf_level,
+        "ylabel": f"Transplant-free survival ({pct}% CI)"})
 
 
-def _f14_3_5(results: Any, max_subjects: int) -> Figure:
+def _f14_3_5(results: Any, max_subjects: int) -> Drawing:
     ard, mon = results.ard, results.sap.monitoring
     rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == "DLT")]
     wide = rows.pivot_table(index="group1_level" if rows["group1"].eq("SUBJSEQ").all()
@@ -253,8 +273,26 @@ def _f14_3_5(results: Any, max_subjects: int) -> Figure:
     if "window_closed" in wide.columns:  # SAP 9.1: window open at the cut-off
         monitor["provisional"] = wide["window_closed"] == 0
     monitor = monitor.sort_values("n").reset_index(drop=True)
-    return fg.monitoring_plot(monitor, mon.threshold, mon.prob_cutoff, mon.min_subjects,
-                              max_subjects=mon.max_subjects)
+    return Drawing(fg.monitoring_plot, {
+        "monitor": monitor, "threshold": mon.threshold, "prob_cutoff": mon.prob_cutoff,
+        "min_subjects": mon.min_subjects, "max_subjects": mon.max_subjects})
+
+
+#: The figures of analysis results (ARD rows, survival data) as drawings: made where the results
+#: are, drawn in any process (:mod:`msc_analysis.report.figure_worker`).
+DRAWINGS: dict[str, Callable[[Any, int], Drawing]] = {
+    "F14.2.4": _f14_2_4,
+    "F14.3.1": _f14_3_1,
+    "F14.3.4": _f14_3_4,
+    "F14.3.5": _f14_3_5,
+}
+
+
+def _drawn(drawing: Callable[[Any, int], Drawing]) -> Callable[[Any, int], Figure]:
+    """A figure builder that makes the drawing and draws it."""
+    def build(results: Any, max_subjects: int) -> Figure:
+        return drawing(results, max_subjects).draw()
+    return build
 
 
 BUILDERS: dict[str, tuple[Callable[[Any, int], Figure], str]] = {
@@ -263,10 +301,12 @@ BUILDERS: dict[str, tuple[Callable[[Any, int], Figure], str]] = {
                           "one row per biomarker and one panel per session"),
     "F14.2.3": (_f14_2_3, "Waterfalls of percent change from baseline in each biomarker, one "
                           "row per biomarker, at Day 7 and Day 28"),
-    "F14.2.4": (_f14_2_4, "Forest plot of post/pre geometric mean ratios per biomarker"),
-    "F14.3.1": (_f14_3_1, "Dot plot of TEAE incidence by preferred term with exact CIs"),
+    "F14.2.4": (_drawn(_f14_2_4), "Forest plot of post/pre geometric mean ratios per biomarker"),
+    "F14.3.1": (_drawn(_f14_3_1), "Dot plot of TEAE incidence by preferred term with exact CIs"),
     "F14.3.2": (_f14_3_2, "Swimmer plot of each subject's course: sessions, AEs, outcome"),
     "F14.3.3": (_f14_3_3, "Peak ALT against peak total bilirubin, in ULN and baseline multiples"),
-    "F14.3.4": (_f14_3_4, "Kaplan-Meier curve of transplant-free survival with numbers at risk"),
-    "F14.3.5": (_f14_3_5, "Posterior probability of an excess DLT-like rate after each subject"),
+    "F14.3.4": (_drawn(_f14_3_4),
+                "Kaplan-Meier curve of transplant-free survival with numbers at risk"),
+    "F14.3.5": (_drawn(_f14_3_5),
+                "Posterior probability of an excess DLT-like rate after each subject"),
 }

@@ -54,7 +54,11 @@ def styled(func: Callable[P, Figure]) -> Callable[P, Figure]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
         with figure_style():
             fig = func(*args, **kwargs)
-            fig.draw_without_rendering()
+            engine = fig.get_layout_engine()
+            if engine is not None:  # lays out (and creates the ticks) without drawing it all
+                engine.execute(fig)
+            else:
+                fig.draw_without_rendering()
         # Keep the layout just computed: without this, every save (PNG, then SVG) would run the
         # constrained-layout solver again, a third of the time of saving a figure.
         fig.set_layout_engine("none")
