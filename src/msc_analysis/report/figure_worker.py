@@ -254,15 +254,15 @@ class FigureJob:
 
         Call it as soon as the analyses are done, so that the child never waits for them. The
         drawings are sent by a background thread: the child reads them only when it takes its
-        first figure of analysis results, and this process goes on meanwhile.
+        first figure of analysis results, and this process goes on meanwhile. In serial mode
+        there is no child, and nothing is done.
         """
-        if self._drawings is not None:
+        if self._drawings is not None or not self._parallel:
             return
         self._drawings = make_drawings(results, self._max_subjects)
-        if self._parallel:
-            self._sender = threading.Thread(target=self._send, args=(self._drawings,),
-                                            name="msc-analysis figure drawings", daemon=True)
-            self._sender.start()
+        self._sender = threading.Thread(target=self._send, args=(self._drawings,),
+                                        name="msc-analysis figure drawings", daemon=True)
+        self._sender.start()
 
     def _send(self, drawings: dict[str, figures_step.Drawing]) -> None:
         assert self._outbox is not None
