@@ -506,6 +506,23 @@ def test_hepatic_safety_panels() -> None:
     assert _texts(fig).count("No values") == 2
 
 
+def test_hepatic_labels_of_close_points_do_not_overlap() -> None:
+    # Three subjects at (almost) one point and one far away: the lone point keeps the first
+    # spot (3, 3) points above right; the three crowded labels each get a spot of their own.
+    peaks = pd.DataFrame({"USUBJID": ["S-001", "S-002", "S-003", "S-004"],
+                          "ALT_ULN": [5.0, 5.01, 5.02, 40.0], "TBIL_ULN": [10.0] * 3 + [3.0],
+                          "ALT_BASE": [1.0] * 4, "TBIL_BASE": [1.0] * 4})
+    fig = fg.hepatic_safety(peaks)
+    uln = fig.axes[0]
+    spots = {a.get_text(): a.xyann for a in uln.texts if a.get_gid() == "label"}
+    assert sorted(spots) == ["001", "002", "003", "004"]
+    assert spots["004"] == (3, 3)
+    crowded = [spots[k] for k in ("001", "002", "003")]
+    assert len(set(crowded)) == 3
+    leaders = {a.get_text() for a in uln.texts if a.get_gid() == "label" and a.arrow_patch}
+    assert leaders <= {"001", "002", "003"}
+
+
 # ------------------------------------------------------------------------------------------------
 # F14.3.4
 # ------------------------------------------------------------------------------------------------
@@ -724,3 +741,35 @@ def test_report_f14_2_3_has_a_row_per_sap_biomarker(report_results: Any) -> None
         assert label == f"{sap.parameters[code].label.split(' (')[0]} (% change)"
     alt = figures_step.BUILDERS["F14.2.3"][1]
     assert "each biomarker" in alt and "Bilirubin" not in alt
+
+
+def test_report_f14_3_4_numbers_at_risk_every_two_weeks_and_at_day_90(
+        report_results: Any) -> None:
+    # data/synthetic's 9 treated subjects, transplant-free survival times (days; ADTTE AVAL):
+    # 90, 90, 90, 89, 90 and 75 censored; 5 and 14 deaths, 43 a transplant. At risk on day d:
+    # the subjects with a time >= d, counted by hand.
+    times = sorted(report_results.tte["AVAL"].tolist())
+    assert times == [5, 14, 43, 75, 89, 90, 90, 90, 90]
+    fig = figures_step.BUILDERS["F14.3.4"][0](report_results, 60)
+    ax, ax_tab = fig.axes
+    texts = [(t.get_position()[0], t.get_text()) for t in ax_tab.texts
+             if t.get_gid() == "at-risk"]
+    assert texts == [(0, "9"), (14, "8"), (28, "7"), (42, "7"), (56, "6"), (70, "6"), (84, "5"),
+                     (90, "4")]
+    assert list(ax.get_xticks()) == [0, 14, 28, 42, 56, 70, 84, 90]
+    assert ax.get_xlim() == (0, 90)
+
+
+def test_report_f14_3_3_shows_the_safety_set_only(report_results: Any) -> None:
+    # Subject 002 of data/synthetic was enrolled but never treated (SAFFL = N): it has
+    # screening values only, no post-baseline value, and is not in the SAP's population (SAF).
+    adsl = report_results.study.adsl
+    saf = sorted(adsl.loc[adsl["SAFFL"] == "Y", "SUBJID"])
+    assert "002" not in saf and len(saf) == 9
+    fig = figures_step.BUILDERS["F14.3.3"][0](report_results, 60)
+    for ax in fig.axes:
+        labels = sorted(t.get_text() for t in ax.texts if t.get_text().isdigit())
+        assert labels == saf
+        (points,) = [line for line in ax.lines if line.get_gid() == "points"]
+        assert len(points.get_xdata()) == 9
+        assert not [t for t in ax.texts if "without values" in t.get_text()]

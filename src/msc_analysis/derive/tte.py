@@ -13,10 +13,12 @@ import pandas as pd
 from msc_analysis.io.issues import DataIssues
 
 TTE_COLUMNS = ("USUBJID", "PARAMCD", "STARTDT", "ADT", "AVAL", "CNSR", "EVNTDESC")
+#: Follow-up horizon of transplant-free survival: days from the first session.
+HORIZON_DAYS = 90
 
 
 def derive_transplant_free_survival(
-    adsl: pd.DataFrame, horizon_days: int = 90, issues: DataIssues | None = None
+    adsl: pd.DataFrame, horizon_days: int = HORIZON_DAYS, issues: DataIssues | None = None
 ) -> pd.DataFrame:
     """Derive one transplant-free-survival record per treated subject.
 

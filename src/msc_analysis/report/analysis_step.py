@@ -22,7 +22,7 @@ from msc_analysis.analyses.survival import transplant_free_survival
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.derive.lloq import substitute_lloq
 from msc_analysis.derive.meld_visits import meld_by_visit
-from msc_analysis.derive.tte import derive_transplant_free_survival
+from msc_analysis.derive.tte import HORIZON_DAYS, derive_transplant_free_survival
 from msc_analysis.io.loading import Study
 from msc_analysis.render import population_tables
 from msc_analysis.render.prepost_tables import prepost_tables
@@ -78,7 +78,7 @@ def analyse(prepared: Prepared, *, progress: Progress | None = None) -> Results:
     frames.append(run_prepost(study, sap, issues, primary=prepared.prepost))
 
     progress.step("transplant-free survival")
-    tte = derive_transplant_free_survival(saf, horizon_days=90, issues=issues)
+    tte = derive_transplant_free_survival(saf, horizon_days=HORIZON_DAYS, issues=issues)
     frames.append(transplant_free_survival(tte, conf_level=sap.conf_level))
 
     return Results(sap=sap, study=study, cutoff=prepared.cutoff, issues=issues,

@@ -20,7 +20,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
+from msc_analysis.derive.tte import HORIZON_DAYS
 from msc_analysis.render import figures as fg
+from msc_analysis.report.results import safety_set
 
 #: Figures drawn from the prepared data alone (the study at the cut-off, the pre/post data, the
 #: SAP): no analysis result, so the report can draw them while the analyses run
@@ -215,7 +217,10 @@ def _f14_3_3(results: Any, max_subjects: int) -> Figure:
     cols = ["USUBJID", "ALT_ULN", "TBIL_ULN", "ALT_BASE", "TBIL_BASE"]
     if study.adlb is None:
         return fg.hepatic_safety(pd.DataFrame(columns=cols))
-    lab = study.adlb[study.adlb["PARAMCD"].isin(["ALT", "TBIL"])]
+    # the Safety Set (the SAP's population of F14.3.3): a subject never treated has no
+    # post-baseline value, only screening values
+    saf = safety_set(study)["USUBJID"]
+    lab = study.adlb[study.adlb["PARAMCD"].isin(["ALT", "TBIL"]) & study.adlb["USUBJID"].isin(saf)]
     with_base = derive_baseline(lab, first_session_start(study.adsl, study.adex))
     post = with_base[(with_base["PREFL"] != "Y") & with_base["AVAL"].notna()]
     records = _peak_multiples(post, {code: sap.parameters[code].uln for code in ("ALT", "TBIL")})
@@ -251,13 +256,14 @@ def _f14_3_4(results: Any, max_subjects: int) -> Drawing:
     tte, sap = results.tte, results.sap
     time = tte["AVAL"].to_numpy(float)
     km = kaplan_meier(time, 1 - tte["CNSR"].to_numpy(int), sap.conf_level)
-    days = list(range(0, 91, 14))
+    # numbers at risk every two weeks and at the Day 90 horizon; they are also the x ticks
+    days = [*fg.DEFAULT_AT_RISK_DAYS, HORIZON_DAYS]
     at_risk = pd.DataFrame({"day": days, "n": [km.n_at_risk(d, time) for d in days]})
     censored = tte.loc[tte["CNSR"] == 1, "AVAL"].to_numpy(float)
     pct = f"{100 * sap.conf_level:g}"
     return Drawing(fg.kaplan_meier_plot, {
-        "curve": km.table, "censored": censored, "at_risk": at_risk, "landmarks": (28, 90),
-        "max_day": 90, "conf_level": sap.conf_level,
+        "curve": km.table, "censored": censored, "at_risk": at_risk,
+        "max_day": HORIZON_DAYS, "conf_level": sap.conf_level,
         "ylabel": f"Transplant-free survival ({pct}% CI)"})
 
 

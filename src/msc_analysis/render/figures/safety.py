@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -348,6 +349,59 @@ _QUADRANTS = (
 )
 
 
+#: Where a point's label may go, in order of preference: offset (points) from the point and
+#: horizontal alignment (above right, below right, above left, below left, then further out).
+_LABEL_SPOTS: tuple[tuple[float, float, str], ...] = (
+    (3, 3, "left"), (3, -11, "left"), (-3, 3, "right"), (-3, -11, "right"),
+    (3, 11, "left"), (-3, 11, "right"), (3, -19, "left"), (-3, -19, "right"),
+)
+
+
+def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, labels: list[str],
+                  fontsize: float = 8) -> None:
+    """Write each label next to its point, moving it round the point to avoid the labels
+    already written and the other points (greedy, top to bottom; the last spot if none is free);
+    a label set further out than next to its point gets a thin leader line.
+
+    Positions are estimated from the axes before the figure is laid out (text boxes: 0.62 em a
+    character, 1 em high), which the layout changes little; the labels are annotations
+    (``gid="label"``) offset in points, so they stay next to their points whatever the layout.
+    """
+    to_points = 72.0 / ax.figure.dpi
+    where = ax.transData.transform(np.column_stack([x, y])) * to_points
+    placed: list[tuple[float, float, float, float]] = []
+    dots = [(px - 3.5, py - 3.5, px + 3.5, py + 3.5) for px, py in where]
+    for i in sorted(range(len(labels)), key=lambda k: (-where[k, 1], where[k, 0])):
+        px, py = where[i]
+        width, height = 0.62 * fontsize * len(labels[i]), fontsize
+        boxes = []
+        for dx, dy, ha in _LABEL_SPOTS:
+            left = px + dx - (width if ha == "right" else 0.0)
+            boxes.append((left, py + dy, left + width, py + dy + height))
+        spot = _first_free(boxes, [*placed, *(b for j, b in enumerate(dots) if j != i)])
+        dx, dy, ha = _LABEL_SPOTS[spot]
+        placed.append(boxes[spot])
+        # a label set further out than next to its point gets a thin line to it
+        leader = {"arrowstyle": "-", "color": GREY, "lw": 0.5, "shrinkA": 0, "shrinkB": 4} \
+            if spot >= 4 else None
+        ax.annotate(labels[i], (x[i], y[i]), xytext=(dx, dy), textcoords="offset points",
+                    ha=ha, fontsize=fontsize, color=GREY, gid="label", arrowprops=leader)
+
+
+def _first_free(boxes: list[tuple[float, float, float, float]],
+                obstacles: list[tuple[float, float, float, float]]) -> int:
+    """Index of the first box that overlaps no obstacle (the last box if none is free)."""
+    for k, box in enumerate(boxes):
+        if not any(_overlap(box, b) for b in obstacles):
+            return k
+    return len(boxes) - 1
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Whether two boxes (left, bottom, right, top) overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 @styled
 def hepatic_safety(
     peaks: pd.DataFrame,
@@ -395,12 +449,10 @@ def hepatic_safety(
         refs_y = (tbil_limit,) if unit == "x ULN" else (1.0, tbil_limit)
         ax.plot(x[ok], y[ok], ls="none", marker="o", ms=6, color=OKABE_ITO["blue"],
                 alpha=0.9, gid="points")
-        if label_points:
-            for xi, yi, usubjid in zip(x[ok], y[ok], peaks["USUBJID"][ok], strict=True):
-                ax.annotate(short_id(usubjid), (xi, yi), xytext=(3, 3),
-                            textcoords="offset points", fontsize=8, color=GREY)
         set_log_axis(ax, "x", *log_limits(list(x[ok]), refs=refs_x, pad=1.6))
         set_log_axis(ax, "y", *log_limits(list(y[ok]), refs=refs_y, pad=1.6))
+        if label_points:
+            _label_points(ax, x[ok], y[ok], [short_id(u) for u in peaks["USUBJID"][ok]])
         ax.axvline(alt_limit, color=OKABE_ITO["vermillion"], ls="--", lw=1, gid="ref-alt")
         ax.axhline(tbil_limit, color=OKABE_ITO["vermillion"], ls="--", lw=1, gid="ref-tbil")
         if unit == "x ULN":
