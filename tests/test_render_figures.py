@@ -758,6 +758,13 @@ def test_report_f14_3_4_numbers_at_risk_every_two_weeks_and_at_day_90(
                      (90, "4")]
     assert list(ax.get_xticks()) == [0, 14, 28, 42, 56, 70, 84, 90]
     assert ax.get_xlim() == (0, 90)
+    # the landmark days agree with the numbers at risk of Table 14.2.8 (ARD rows of SURV-TFS)
+    ard = report_results.ard
+    at_risk = ard[(ard["analysis_id"] == "SURV-TFS") & (ard["stat_name"] == "n")
+                  & (ard["group2"] == "DAY")]
+    ard_n = {int(float(d)): int(n) for d, n in zip(at_risk["group2_level"], at_risk["stat"],
+                                                   strict=True)}
+    assert ard_n == {28: 7, 90: 4} == {int(x): int(t) for x, t in texts if x in (28, 90)}
 
 
 def test_report_f14_3_3_shows_the_safety_set_only(report_results: Any) -> None:
