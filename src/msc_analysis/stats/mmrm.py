@@ -48,6 +48,7 @@ from scipy import stats as sps
 from msc_analysis.errors import AnalysisError
 from msc_analysis.stats._mmrm_cov import STRUCTURES, CovStructure, make_structure
 from msc_analysis.stats._mmrm_engine import Engine, NotPositiveDefiniteError, SecondOrder
+from msc_analysis.stats.threads import single_threaded
 
 __all__ = [
     "DF_METHODS",
@@ -465,6 +466,7 @@ class MmrmResult:
             )
         return mat
 
+    @single_threaded
     def contrast(
         self, contrast: ArrayLike | Mapping[str, float] | pd.Series, alpha: float = 0.05
     ) -> pd.DataFrame:
@@ -499,6 +501,7 @@ class MmrmResult:
         cols = ["estimate", "se", "df", "statistic", "pvalue", "conf_low", "conf_high"]
         return pd.DataFrame(rows, columns=cols)
 
+    @single_threaded
     def ftest(self, contrast: ArrayLike | pd.DataFrame) -> FTestResult:
         """F test of ``L beta = 0`` with Satterthwaite / Kenward-Roger / residual df.
 
@@ -548,6 +551,7 @@ class MmrmResult:
             ) from exc
         return grid, np.asarray(xg, dtype=float)
 
+    @single_threaded
     def lsmeans(
         self,
         by: str | Sequence[str] | None = None,
@@ -591,6 +595,7 @@ class MmrmResult:
         front["level"] = [":".join(str(v) for v in c) for c in combos]
         return pd.concat([front.reset_index(drop=True), out], axis=1)
 
+    @single_threaded
     def lsmean_diffs(
         self,
         factor: str,
@@ -781,6 +786,7 @@ def _normalise_df(df: str) -> str:
     return _DF_ALIASES[key]
 
 
+@single_threaded
 def fit_mmrm(
     data: pd.DataFrame,
     formula: str,
@@ -1004,6 +1010,7 @@ def _assemble(setup: _Setup, theta: FloatArray, converged: bool, message: str) -
     )
 
 
+@single_threaded
 def result_at_theta(
     data: pd.DataFrame,
     formula: str,
@@ -1032,6 +1039,7 @@ def result_at_theta(
     return replace(res, converged=False)
 
 
+@single_threaded
 def fit_mmrm_with_fallback(
     data: pd.DataFrame,
     formula: str,
