@@ -22,10 +22,12 @@ the validator and directly. The 10,000-subject run is in ``benchmarks/bench_simu
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from msc_analysis.errors import SettingsError
 from msc_analysis.io.issues import DataIssues
 from msc_analysis.io.loading import load_study
 from msc_analysis.io.schema import ANALYSES
@@ -93,4 +95,22 @@ def test_follow_up_vitals_precede_a_same_day_session() -> None:
     assert (with_start["ADTM"] < with_start["ASTDTM"]).all()
     # and nothing else moved: every subject's vital signs keep distinct times
     assert not vs.duplicated(["USUBJID", "ADTM"]).any()
+
+
+def test_extreme_allowed_settings_pass_validation(tmp_path: Path) -> None:
+    settings = SimulationSettings(n_subjects=60, seed=7, session_minutes=600.0,
+                                  plasma_flow_ml_min=40.0, msc_dose=80.0, ae_multiplier=20.0,
+                                  **DAILY)
+    issues = _validate(settings, tmp_path)
+    assert issues.errors() == []
+
+
+@pytest.mark.parametrize(("name", "value"), [("session_minutes", 601.0),
+                                             ("plasma_flow_ml_min", 40.5),
+                                             ("msc_dose", 81.0)])
+def test_settings_that_would_give_invalid_sessions_are_refused(name: str, value: float) -> None:
+    # a longer session, faster flow or larger dose could exceed ADEX EXDUR (24 h), PLVOL
+    # (30,000 mL) or MSCDOSE (100 x 10^9 cells), which the validator refuses
+    with pytest.raises(SettingsError, match=f"setting {name}: must be"):
+        dataclasses.replace(SimulationSettings(), **{name: value})
 
