@@ -26,6 +26,15 @@ from msc_analysis.synthetic.catalogue import AE_CATALOGUE
 DEFAULT_SEED = 6904755
 
 
+#: Largest accepted values of settings whose larger values could give data the validator
+#: refuses: a session is at most 600 min planned plus pauses (ADEX EXDUR at most 24 h; it ends
+#: before the next day's samples and visits, which start at 06:00), its plasma volume at most
+#: 40 mL/min x 660 min x 1.05 (PLVOL at most 30,000 mL), its dose 80 +- 6 SD of 3% (MSCDOSE at
+#: most 100 x 10^9 cells).
+UPPER_LIMITS: Mapping[str, float] = MappingProxyType({
+    "session_minutes": 600.0, "plasma_flow_ml_min": 40.0, "msc_dose": 80.0})
+
+
 @dataclass(frozen=True)
 class SimulationSettings:
     """Every setting of the synthetic trial (frozen; change with :func:`dataclasses.replace`).
@@ -43,11 +52,12 @@ class SimulationSettings:
     session_delay_prob : float
         Probability that a session (after the first) is postponed by one day.
     session_minutes : float
-        Planned duration of a session, minutes.
+        Planned duration of a session, minutes (at most 600, see :data:`UPPER_LIMITS`).
     plasma_flow_ml_min : float
-        Plasma flow through the bioreactor circuit, mL/min (plasma volume = flow x duration).
+        Plasma flow through the bioreactor circuit, mL/min (plasma volume = flow x duration;
+        at most 40).
     msc_dose : float
-        Nominal MSC load of the bioreactor per session, 10^9 cells.
+        Nominal MSC load of the bioreactor per session, 10^9 cells (at most 80).
     citrate_prob : float
         Probability a subject is anticoagulated with citrate instead of heparin (subjects with
         platelets below 50 x 10^9/L always receive citrate).
@@ -167,6 +177,11 @@ class SimulationSettings:
             value = getattr(self, name)
             if not isinstance(value, int | float) or float(value) < 0:
                 raise SettingsError(f"setting {name}: must be a number >= 0, got {value!r}")
+        for name, limit in UPPER_LIMITS.items():
+            value = getattr(self, name)
+            if float(value) > limit:
+                raise SettingsError(f"setting {name}: must be at most {limit:g} (larger values "
+                                    f"can give sessions the ADEX rules refuse), got {value!r}")
         if self.enrol_gap_min_days < 0 or self.enrol_gap_min_days > self.enrol_gap_mean_days:
             raise SettingsError("setting enrol_gap_min_days: must be between 0 and "
                                 "enrol_gap_mean_days")

@@ -2,7 +2,8 @@
 
 Time points: Screening, Baseline, each session PRE (10 min before the start), DURING (1 h into
 the session, or at the onset of a hypotension / anaphylaxis event) and POST (10 min after the
-end), and the Day 7, 14 and 28 visits. Vital signs are made consistent with the adverse events:
+end), and the Day 7, 14 and 28 visits (07:30-08:25; on a session day before the session, see
+:func:`before_same_day_session`). Vital signs are made consistent with the adverse events:
 
 * a session has a DURING systolic pressure below 90 mmHg if and only if a Hypotension or
   Anaphylactic reaction event began in it (CTCAE: hypotension, anaphylaxis with hypotension);
@@ -36,6 +37,32 @@ def vs_slot_layout(n_sessions: int) -> list[tuple[str, float, str, float]]:
         slots += [(f"Session {k}", 100.0 + k, tp, float(k)) for tp in ("PRE", "DURING", "POST")]
     slots += [(name, float(day), "", np.nan) for name, day, _ in FOLLOW_UP]
     return slots
+
+
+def before_same_day_session(visits: NDArray[np.float64], start: NDArray[np.float64]
+                            ) -> NDArray[np.float64]:
+    """Times of follow-up visits, moved before a session held the same day.
+
+    A visit's vital signs are drawn at 07:30-08:25, a session's PRE measurement is 10 minutes
+    before its start (08:00-10:00), so a visit on a session day (Day 7 after two postponed
+    sessions, any visit with daily sessions) could fall on or after it. The visit is done
+    before the session instead: at the latest 5 minutes before the PRE measurement.
+
+    Parameters
+    ----------
+    visits : numpy.ndarray, n x V
+        Visit times (minutes from 00:00 of study day 1).
+    start : numpy.ndarray, n x K
+        Session start times (NaN for sessions not started).
+
+    Returns
+    -------
+    numpy.ndarray, n x V
+        The visit times, earlier where a session starts the same day.
+    """
+    same_day = np.floor(visits / DAY)[:, :, None] == np.floor(start / DAY)[:, None, :]
+    latest = np.where(same_day, start[:, None, :] - 15.0, np.inf).min(axis=2)
+    return np.minimum(visits, latest)
 
 
 def simulate_vitals(settings: SimulationSettings, course: Course, rng: np.random.Generator,
@@ -88,6 +115,7 @@ def simulate_vitals(settings: SimulationSettings, course: Course, rng: np.random
     times[:, 4:4 + 3 * K:3] = course.end + 10.0
     for j, (_, day, _) in enumerate(FOLLOW_UP):
         times[:, 2 + 3 * K + j] = (day - 1) * DAY + 450.0 + 5.0 * rng.integers(0, 12, n)
+    times[:, 2 + 3 * K:] = before_same_day_session(times[:, 2 + 3 * K:], course.start)
     present = ~np.isnan(times) & (times < course.data_end[:, None])
     present[:, 0] = True
     times = np.where(present, times, np.nan)
