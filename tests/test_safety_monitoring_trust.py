@@ -158,6 +158,8 @@ def test_two_events_of_one_subject_are_both_named_and_count_once() -> None:
     assert kwargs["monitor"]["events"].tolist() == [0.0] + [1.0] * 9
     labels = [t.get_text() for t in _gid(fig, "events-label")]
     assert labels[:2] == ["0/1", "1/2"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Posterior probability (label: subjects with event / evaluated)" in legend
     text = monitoring_decision(results, sap)
     assert "After 10 evaluated subjects, 1 of them with a DLT-like event," in text
 

@@ -38,7 +38,8 @@ def monitoring_plot(
 
     The posterior probability after each evaluated subject (line and dots, ``gid="post_prob"``;
     a dot is vermillion where the rule's ``decision`` is stop, ``gid="stop"``), each labelled
-    with ``events/n``; a dashed horizontal line at ``prob_cutoff`` (``gid="cutoff"``) and a
+    with ``events/n`` (subjects with the event / evaluated: a subject counts once however many
+    events it had); a dashed horizontal line at ``prob_cutoff`` (``gid="cutoff"``) and a
     dotted vertical line at ``min_subjects`` (``gid="min-subjects"``). Stopping is absorbing:
     from the first crossing of the boundary (``stopped_at``) to the right edge the plot is
     shaded (``gid="stopped"``) and labelled ``"Stopped at subject k"``
@@ -52,7 +53,8 @@ def monitoring_plot(
     Parameters
     ----------
     monitor : DataFrame
-        ``n`` (subjects evaluated so far), ``events`` (events so far; ``x`` is accepted, as
+        ``n`` (subjects evaluated so far), ``events`` (subjects with the event so far; ``x``
+        is accepted, as
         from :func:`msc_analysis.stats.monitoring.monitor`), ``post_prob``; optionally
         ``decision`` (1 stop, 0 continue: the rule at this ``n``; without it a point stops
         when its probability exceeds ``prob_cutoff`` from ``min_subjects`` on),
@@ -143,6 +145,7 @@ def monitoring_plot(
             ax.annotate(f"{xi:g}/{ni:g}", (ni, pi), xytext=(0, 6), textcoords="offset points",
                         ha="center", fontsize=8, color=GREY, gid="events-label")
     handles.insert(0, Line2D([], [], color=OKABE_ITO["blue"], marker="o", ms=5,
-                             label="Posterior probability (label: events/subjects)"))
+                             label="Posterior probability (label: subjects with event / "
+                                   "evaluated)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
