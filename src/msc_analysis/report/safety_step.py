@@ -93,12 +93,25 @@ def monitoring_decision(safety: SafetyResults, sap: Sap) -> str:
 
 def _beyond_text(ard: pd.DataFrame, max_subjects: int) -> str:
     """The subjects evaluated after the rule's ``max_subjects`` and their DLT-like events,
-    from the ``DLT_BEYOND`` rows (empty when none is beyond the rule)."""
+    from the ``DLT_BEYOND`` rows (empty when none is beyond the rule); one sentence per group
+    of a grouped ARD, led by the group."""
     rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == BEYOND)]
-    totals = rows[rows["variable_level"] == ""].set_index("stat_name")["stat"]
-    if not {"n", "n_events"} <= set(totals.index):
-        return ""
-    n, m = int(totals["n"]), int(totals["n_events"])
+    totals = rows[rows["variable_level"] == ""]
+    texts = []
+    for (name, level), part in totals.groupby(["group1", "group1_level"], sort=False):
+        stats = dict(zip(part["stat_name"], part["stat"], strict=True))
+        if not {"n", "n_events"} <= set(stats):
+            continue
+        mine = rows[(rows["group1"] == name) & (rows["group1_level"] == level)] if name \
+            else rows
+        text = _beyond_sentence(int(stats["n"]), int(stats["n_events"]), mine, max_subjects)
+        texts.append(f"{level}: {text}" if name else text)
+    return " ".join(texts)
+
+
+def _beyond_sentence(n: int, m: int, rows: pd.DataFrame, max_subjects: int) -> str:
+    """``n`` subjects beyond the rule hold ``m`` DLT-like events; those holding any named
+    with their number of events (their ``n_events_subject`` rows among ``rows``)."""
     subjects = rows[(rows["stat_name"] == "n_events_subject") & (rows["stat"] > 0)]
     named = ", ".join(f"{s} ({int(k)} event{'' if k == 1 else 's'})"
                       for s, k in zip(subjects["variable_level"], subjects["stat"], strict=True))
