@@ -113,8 +113,12 @@ def test_subjects_beyond_the_rule_size_are_listed_not_monitored() -> None:
     issues = DataIssues()
     data = prepare_safety(fx.study(), small, issues)
     ard = monitoring_after_each_subject(data)
-    seqs = ard.loc[ard["group1"] == "SUBJSEQ", "group1_level"].astype(int)
-    assert seqs.max() == 6  # ten treated subjects, the rule covers the first six
+    rule = ard[(ard["group1"] == "SUBJSEQ") & (ard["variable"] == "DLT")]
+    assert rule["group1_level"].astype(int).max() == 6  # ten treated, the rule covers six
+    # the other four are outside the rule, not out of sight (SAP 9.2): one row each
+    outside = ard[(ard["group1"] == "SUBJSEQ") & (ard["variable"] == "DLT_BEYOND")]
+    assert outside["group1_level"].tolist() == ["7", "8", "9", "10"]
+    assert outside["variable_level"].tolist() == ["S07", "S08", "S09", "S10"]
     beyond = issues.frame()
     beyond = beyond[beyond["rule"] == "beyond-max-subjects"]
     assert beyond["usubjid"].tolist() == ["S07", "S08", "S09", "S10"]

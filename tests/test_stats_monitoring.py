@@ -187,6 +187,20 @@ def test_monitor_after_each_subject() -> None:
     assert res["decision"].tolist() == [0, 0, 0, 0, 0, 1]
     assert res["first_stop"].tolist() == [False] * 5 + [True]
     assert np.isnan(res["boundary"].iloc[0]) and res["boundary"].iloc[5] == 3
+    assert np.isnan(res["stopped_at"].iloc[:5]).all() and res["stopped_at"].iloc[5] == 6
+
+
+def test_monitor_stopping_is_absorbing() -> None:
+    # 2 events in the first 2 subjects cross the boundary (2 at n = 2 and 3, 3 from n = 4 on,
+    # SAP table 9.3); no later event: the rule's value falls back to "continue" at n = 4, but
+    # the trial stopped at n = 2 and every later row says so
+    res = monitor([True, True, False, False, False], SAP_RULE)
+    assert res["decision"].tolist() == [0, 1, 1, 0, 0]
+    assert res["first_stop"].tolist() == [False, True, False, False, False]
+    assert np.isnan(res["stopped_at"].iloc[0])
+    assert res["stopped_at"].iloc[1:].tolist() == [2, 2, 2, 2]
+    # never crossed: no row says stopped
+    assert np.isnan(monitor([False, True, False], SAP_RULE)["stopped_at"]).all()
 
 
 def test_invalid_rules_are_rejected() -> None:

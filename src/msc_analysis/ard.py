@@ -75,6 +75,11 @@ STAT_NAMES: dict[str, str] = {
     "boundary": "smallest number of events that triggers stopping",
     "window_closed": "1 when the subject's monitoring window had closed at the data cut-off, "
                      "0 when it was still open (the row is provisional)",
+    "stopped_at": "number of evaluated subjects n at which the stopping boundary was first "
+                  "crossed, on that row and every later row (stopping is absorbing); missing "
+                  "before the first crossing",
+    "n_events_subject": "number of qualifying events of the one subject of the row (SAF-MON: "
+                        "the subject's DLT-like adverse events)",
     "prob_stop": "probability of stopping early (simulation)",
     "expected_n": "expected number of subjects treated (simulation)",
     "mcse": "Monte Carlo standard error of the preceding simulated quantity",

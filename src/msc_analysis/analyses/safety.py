@@ -26,6 +26,7 @@ from msc_analysis.analyses.safety_exposure import exposure, vital_signs
 from msc_analysis.analyses.safety_lab import lab_grade3, lab_shift, lab_summary
 from msc_analysis.analyses.safety_listings import LISTINGS
 from msc_analysis.analyses.safety_monitoring import (
+    dlt_events,
     monitoring_after_each_subject,
     monitoring_boundaries,
     monitoring_operating_characteristics,
@@ -35,7 +36,8 @@ from msc_analysis.io.issues import DataIssues
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SAFETY_ANALYSES", "SafetyResults", "missing_inputs", "run_safety"]
+__all__ = ["SAFETY_ANALYSES", "SAFETY_DERIVED", "SafetyResults", "missing_inputs",
+           "run_safety"]
 
 #: Analysis id -> function(study_or_data, sap, issues, by) -> ARD frame, in table order.
 SAFETY_ANALYSES: dict[str, Callable[..., pd.DataFrame]] = {
@@ -53,6 +55,12 @@ SAFETY_ANALYSES: dict[str, Callable[..., pd.DataFrame]] = {
     "SAF-MON": monitoring_after_each_subject,
     "SAF-MONBND": monitoring_boundaries,
     "SAF-MONOC": monitoring_operating_characteristics,
+}
+
+#: Analysis id -> function(data) -> the derived frame its table shows beside the ARD's
+#: numbers (SAF-MON: the DLT adjudication records, the events the rule counted).
+SAFETY_DERIVED: dict[str, Callable[[SafetyData], pd.DataFrame]] = {
+    "SAF-MON": dlt_events,
 }
 
 _AE = ("SAF-AEOV", "SAF-AESOCPT", "SAF-AEGRADE", "SAF-AEREL", "SAF-AESER", "SAF-MON")
@@ -85,12 +93,15 @@ def missing_inputs(data: SafetyData, analysis_id: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class SafetyResults:
-    """Everything :func:`run_safety` produced."""
+    """Everything :func:`run_safety` produced: ``results`` the ARD rows by analysis id,
+    ``derived`` the derived frames of the analyses that have one (:data:`SAFETY_DERIVED`),
+    ``listings`` by number, ``skipped`` the analyses not run with the reason."""
 
     data: SafetyData
     results: dict[str, pd.DataFrame] = field(default_factory=dict)
     listings: dict[str, pd.DataFrame] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def ard(self) -> pd.DataFrame:
@@ -130,6 +141,7 @@ def run_safety(
     wanted = list(SAFETY_ANALYSES) if analyses is None else list(analyses)
     results: dict[str, pd.DataFrame] = {}
     skipped: dict[str, str] = {}
+    derived: dict[str, pd.DataFrame] = {}
     for aid in wanted:
         if aid not in SAFETY_ANALYSES:
             raise KeyError(f"unknown safety analysis {aid!r}; known: {list(SAFETY_ANALYSES)}")
@@ -141,5 +153,8 @@ def run_safety(
                             message=f"{aid} not run: {reason}")
             continue
         results[aid] = SAFETY_ANALYSES[aid](data, sap, issues, by)
+        if aid in SAFETY_DERIVED:
+            derived[aid] = SAFETY_DERIVED[aid](data)
     listings = {number: fn(data, sap, issues, by) for number, (fn, _) in LISTINGS.items()}
-    return SafetyResults(data=data, results=results, listings=listings, skipped=skipped)
+    return SafetyResults(data=data, results=results, listings=listings, skipped=skipped,
+                         derived=derived)

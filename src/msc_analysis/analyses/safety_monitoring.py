@@ -15,7 +15,20 @@ subjects are evaluated in the order of their first session (``TRTSDT``, then ``U
   data cut-off, 0 when the row is provisional (SAP section 9.1). Its ``method`` states the
   window, the cut-off and why the window counts as closed (:func:`window_method`; read back
   with :func:`parse_window_method`). Each provisional subject also gets a data-issues warning
-  (rule ``monitoring-window-open``).
+  (rule ``monitoring-window-open``). Two more rows per subject: ``stopped_at``, the ``n`` at
+  which the stopping boundary was first crossed, on that row and on every later row (NaN
+  before: stopping is absorbing, whatever ``decision`` says at a later ``n``), and
+  ``n_events_subject``, the number of the subject's own DLT-like events.
+  Subjects evaluated after the rule's ``max_subjects`` are outside the rule but not out of
+  sight: each has a row ``variable = "DLT_BEYOND"`` (``SUBJSEQ`` = ``max_subjects`` + 1, ...)
+  with its ``n_events_subject``, and the group has two rows ``DLT_BEYOND`` without a subject:
+  ``n`` (subjects beyond the rule) and ``n_events`` (their DLT-like events); none when no
+  subject is beyond the rule. Each such subject is also a data-issues note
+  (``beyond-max-subjects``).
+- The counted events themselves (the DLT adjudication records: term, onset, grade,
+  relationship and why each qualified) are a derived frame, :func:`dlt_events`, that
+  :func:`msc_analysis.analyses.safety.run_safety` returns with the ARD rows; Table 14.3.7.1
+  names them on each subject's row.
 
 Monitoring window at the cut-off
 --------------------------------
@@ -35,6 +48,7 @@ changes none of the rule's numbers.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -52,7 +66,8 @@ from msc_analysis.stats.monitoring import (
     simulate_operating_characteristics,
 )
 
-__all__ = ["WINDOW_REASONS", "dlt_subjects", "monitoring_after_each_subject",
+__all__ = ["BEYOND", "WINDOW_REASONS", "dlt_events", "dlt_subjects",
+           "monitoring_after_each_subject",
            "monitoring_boundaries", "monitoring_operating_characteristics",
            "parse_window_method", "rule_from_sap", "window_method"]
 
@@ -65,6 +80,8 @@ WINDOW_REASONS: dict[str, str] = {
     "open": "window open at the cut-off: row provisional",
     "no-cutoff": "no date in the data: no cut-off",
 }
+#: ``variable`` of the SAF-MON rows of subjects evaluated after the rule's ``max_subjects``.
+BEYOND = "DLT_BEYOND"
 _WINDOW_METHOD = re.compile(r"window (\S+) to (\S+); cut-off (\S+); ")
 
 
@@ -94,46 +111,148 @@ def rule_from_sap(sap: object) -> MonitoringRule:
 def dlt_subjects(data: SafetyData) -> pd.DataFrame:
     """One row per treated Safety Set subject in evaluation order, with the DLT-like flag.
 
+    Untreated subjects (no ``TRTSDT``) are left out and noted in ``data.issues``.
+
     Returns
     -------
     DataFrame
         ``USUBJID``, :data:`GROUP`, ``TRTSDT``, ``TRTEDT``, ``DLTFL`` (bool), ``N_DLT``
-        (qualifying AEs), ``WINDOW_END`` (``TRTEDT``, else ``TRTSDT``, + ``window_days``),
-        ``WINDOW_CLOSED`` (bool: closed at ``data.cutoff``) and ``WINDOW_REASON`` (a key of
-        :data:`WINDOW_REASONS`); see the module docstring.
+        (qualifying AEs, the rows of :func:`dlt_events`), ``WINDOW_END`` (``TRTEDT``, else
+        ``TRTSDT``, + ``window_days``), ``WINDOW_CLOSED`` (bool: closed at ``data.cutoff``)
+        and ``WINDOW_REASON`` (a key of :data:`WINDOW_REASONS`); see the module docstring.
+    """
+    subj = _treated(data, record=True)
+    hits = _qualifying(data, subj).groupby("USUBJID").size()
+    subj["N_DLT"] = subj["USUBJID"].map(hits).fillna(0).astype(int)
+    subj["DLTFL"] = subj["N_DLT"] > 0
+    mon = data.sap.monitoring  # type: ignore[attr-defined]
+    return _window_state(subj, data, int(mon.window_days)).reset_index(drop=True)
+
+
+#: Columns of :func:`dlt_events`.
+EVENT_COLUMNS: tuple[str, ...] = ("USUBJID", GROUP, "SUBJSEQ", "IN_RULE", "AESEQ", "AETERM",
+                                  "AEDECOD", "ASTDT", "AGRADEN", "SERFL", "WINDOW_START",
+                                  "WINDOW_END", "RELATION", "REASON")
+
+
+def dlt_events(data: SafetyData) -> pd.DataFrame:
+    """The DLT adjudication records: every adverse event that counts as DLT-like (SAP 9.1).
+
+    One row per qualifying AE of a treated Safety Set subject, subjects in evaluation order
+    (as in SAF-MON), each subject's events by onset (no onset last), then ``AESEQ``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`EVENT_COLUMNS`: the subject, its group and its place in the evaluation order
+        (``SUBJSEQ``, 1, 2, ... within the group, as the ARD's by-variable), ``IN_RULE``
+        (``SUBJSEQ`` <= ``max_subjects``), the AE's ``AESEQ``, ``AETERM``, ``AEDECOD``, onset
+        ``ASTDT``, grade ``AGRADEN``, ``SERFL``, the subject's window (``WINDOW_START`` the first
+        session, ``WINDOW_END`` ``window_days`` after the last), ``RELATION`` (the assessments
+        that made it related, e.g. ``"AERELMSC: PROBABLY RELATED"``, ``missing`` for a missing
+        one) and ``REASON``, why it qualified, in words (e.g. ``"serious, grade 2; related:
+        AERELMSC PROBABLY RELATED; onset 2025-01-13, in the window 2025-01-10 to
+        2025-01-21"``).
     """
     mon = data.sap.monitoring  # type: ignore[attr-defined]
+    subj = _treated(data, record=False)
+    subj["SUBJSEQ"] = subj.groupby(GROUP, sort=False).cumcount() + 1
+    subj["IN_RULE"] = subj["SUBJSEQ"] <= int(mon.max_subjects)
+    subj["_ORDER"] = np.arange(len(subj))
+    events = _qualifying(data, subj)
+    if events.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
+    events = events.merge(subj[["USUBJID", GROUP, "SUBJSEQ", "IN_RULE", "_ORDER"]],
+                          on="USUBJID")
+    events = events.sort_values(["_ORDER", "ASTDT", "AESEQ"], na_position="last",
+                                kind="stable")
+    return events[list(EVENT_COLUMNS)].reset_index(drop=True)
+
+
+def _treated(data: SafetyData, *, record: bool) -> pd.DataFrame:
+    """Treated Safety Set subjects in evaluation order (``TRTSDT``, then ``USUBJID``):
+    ``USUBJID``, :data:`GROUP`, ``TRTSDT``, ``TRTEDT``; the untreated ones noted in
+    ``data.issues`` when ``record``."""
     subj = data.adsl[["USUBJID", GROUP]].copy()
     subj["TRTSDT"] = (pd.to_datetime(data.adsl["TRTSDT"]) if "TRTSDT" in data.adsl.columns
                       else pd.NaT)
     subj["TRTEDT"] = (pd.to_datetime(data.adsl["TRTEDT"]) if "TRTEDT" in data.adsl.columns
                       else pd.NaT)
     untreated = subj["TRTSDT"].isna()
-    for s in subj.loc[untreated, "USUBJID"]:
-        data.issues.add(source="SAF-MON", file="adsl", usubjid=str(s), variable="TRTSDT",
-                        rule="not-treated", severity="excluded",
-                        message="no first-session date: not evaluated by the monitoring rule")
-    subj = subj.loc[~untreated].sort_values(["TRTSDT", "USUBJID"], kind="stable")
-    subj["N_DLT"] = 0
-    if data.ae is not None and len(data.ae.frame):
-        frame = data.ae.frame.drop(columns=["TRTSDT", "TRTEDT"], errors="ignore")
-        ae = frame.merge(subj[["USUBJID", "TRTSDT", "TRTEDT"]], on="USUBJID")
-        # "related" as the AE tables derive it (derive.teae.derive_relationship: possibly,
-        # probably or definitely related; a missing assessment counts as related)
-        flags = [f"REL_{v}" for v in mon.related_to if f"REL_{v}" in ae.columns]
-        if flags:
-            related = (ae[flags] == "Y").any(axis=1).to_numpy()
-        else:
-            related = (ae["RELANYFL"] == "Y").to_numpy()
-        severe = (ae["SERFL"] == "Y").to_numpy() | (ae["AGRADEN"] >= mon.min_grade).to_numpy()
-        onset = pd.to_datetime(ae["ASTDT"]) if "ASTDT" in ae.columns else pd.Series(
-            pd.NaT, index=ae.index)
-        end = ae["TRTEDT"].fillna(ae["TRTSDT"]) + pd.Timedelta(days=int(mon.window_days))
-        in_window = (onset.isna() | ((onset >= ae["TRTSDT"]) & (onset <= end))).to_numpy()
-        hits = ae.loc[related & severe & in_window].groupby("USUBJID").size()
-        subj["N_DLT"] = subj["USUBJID"].map(hits).fillna(0).astype(int)
-    subj["DLTFL"] = subj["N_DLT"] > 0
-    return _window_state(subj, data, int(mon.window_days)).reset_index(drop=True)
+    if record:
+        for s in subj.loc[untreated, "USUBJID"]:
+            data.issues.add(source="SAF-MON", file="adsl", usubjid=str(s), variable="TRTSDT",
+                            rule="not-treated", severity="excluded",
+                            message="no first-session date: not evaluated by the monitoring "
+                                    "rule")
+    return subj.loc[~untreated].sort_values(["TRTSDT", "USUBJID"], kind="stable")
+
+
+def _qualifying(data: SafetyData, subj: pd.DataFrame) -> pd.DataFrame:
+    """The AEs of the subjects ``subj`` that are DLT-like (SAP 9.1), with ``WINDOW_START``,
+    ``WINDOW_END``, ``RELATION`` and ``REASON`` (see :func:`dlt_events`)."""
+    mon = data.sap.monitoring  # type: ignore[attr-defined]
+    if data.ae is None or not len(data.ae.frame):
+        return pd.DataFrame(columns=["USUBJID", *EVENT_COLUMNS[4:]])
+    frame = data.ae.frame.drop(columns=["TRTSDT", "TRTEDT"], errors="ignore")
+    ae = frame.merge(subj[["USUBJID", "TRTSDT", "TRTEDT"]], on="USUBJID")
+    # "related" as the AE tables derive it (derive.teae.derive_relationship: possibly,
+    # probably or definitely related; a missing assessment counts as related)
+    used = [v for v in mon.related_to if f"REL_{v}" in ae.columns]
+    if used:
+        related = (ae[[f"REL_{v}" for v in used]] == "Y").any(axis=1).to_numpy()
+    else:
+        used = [c[len("REL_"):] for c in ae.columns if c.startswith("REL_")]
+        related = (ae["RELANYFL"] == "Y").to_numpy()
+    serious = (ae["SERFL"] == "Y").to_numpy()
+    severe = serious | (ae["AGRADEN"] >= mon.min_grade).to_numpy()
+    onset = pd.to_datetime(ae["ASTDT"]) if "ASTDT" in ae.columns else pd.Series(
+        pd.NaT, index=ae.index)
+    end = ae["TRTEDT"].fillna(ae["TRTSDT"]) + pd.Timedelta(days=int(mon.window_days))
+    in_window = (onset.isna() | ((onset >= ae["TRTSDT"]) & (onset <= end))).to_numpy()
+    hit = related & severe & in_window
+    out = ae.loc[hit].copy()
+    out["ASTDT"] = onset[hit]
+    out["WINDOW_START"] = out["TRTSDT"]
+    out["WINDOW_END"] = end[hit]
+    for col in ("AESEQ", "AETERM", "AEDECOD"):
+        if col not in out.columns:
+            out[col] = np.nan if col == "AESEQ" else ""
+    out["RELATION"] = [_relation(row, used) for _, row in out.iterrows()]
+    out["REASON"] = [_reason(row) for _, row in out.iterrows()]
+    return out[["USUBJID", *EVENT_COLUMNS[4:]]]
+
+
+def _relation(ae: pd.Series, used: list[str]) -> str:
+    """The relationship assessments that make ``ae`` related, ``"AERELMSC: PROBABLY
+    RELATED"`` (``missing`` for a missing assessment, which counts as related)."""
+    parts = []
+    for var in used:
+        if ae.get(f"REL_{var}") != "Y":
+            continue
+        value = ae.get(var)
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else str(value).strip()
+        parts.append(f"{var}: {text or 'missing'}")
+    return "; ".join(parts)
+
+
+def _reason(ae: pd.Series) -> str:
+    """Why ``ae`` counts as DLT-like (SAP 9.1), in words: seriousness and grade, relationship,
+    onset in the window."""
+    grade = ae["AGRADEN"]
+    severity = [t for t in ("serious" if ae["SERFL"] == "Y" else "",
+                            "no grade" if pd.isna(grade) else f"grade {grade:g}") if t]
+    parts = []
+    for part in (p for p in str(ae["RELATION"]).split("; ") if p):
+        var, _, value = part.partition(": ")
+        parts.append(f"{var} missing (counts as related)" if value == "missing"
+                     else f"{var} {value}")
+    related = ", ".join(parts) or "yes"
+    window = f"{ae['WINDOW_START'].date()} to {ae['WINDOW_END'].date()}"
+    onset = (f"no onset date (counts), window {window}" if pd.isna(ae["ASTDT"]) else
+             f"onset {ae['ASTDT'].date()}, in the window {window}")
+    return f"{', '.join(severity)}; related: {related}; {onset}"
 
 
 def _window_state(subj: pd.DataFrame, data: SafetyData, window_days: int) -> pd.DataFrame:
@@ -177,7 +296,8 @@ def monitoring_after_each_subject(study: object, sap: object = None,
               f"{rule.min_subjects}")
     for level, groups, _ in data.each_group():
         part = subjects.loc[subjects[GROUP] == level]
-        for subj in part["USUBJID"].iloc[rule.max_subjects:]:
+        beyond = part.iloc[rule.max_subjects:]
+        for subj in beyond["USUBJID"]:
             data.issues.add(source="SAF-MON", file="adsl", usubjid=str(subj), variable="USUBJID",
                             rule="beyond-max-subjects", severity="excluded",
                             message=f"evaluated after the rule's {rule.max_subjects} subjects "
@@ -199,7 +319,29 @@ def monitoring_after_each_subject(study: object, sap: object = None,
             b.add("DLT", "boundary", None if np.isnan(row.boundary) else row.boundary, **kw)
             b.add("DLT", "decision", row.decision, **kw)
             _window_row(b, data, subj, g)
+            b.add("DLT", "stopped_at", None if np.isnan(row.stopped_at) else row.stopped_at,
+                  **{**kw, "method": f"{method}; stopping is absorbing: n at the first crossing "
+                                     "of the boundary, on every later row"})
+            b.add("DLT", "n_events_subject", subj.N_DLT,
+                  **{**kw, "method": "DLT-like events of the subject (SAP 9.1)"})
+        _beyond_rows(b, beyond, groups, rule.max_subjects)
     return b.frame()
+
+
+def _beyond_rows(b: ArdBuilder, beyond: pd.DataFrame, groups: dict[str, str],
+                 max_subjects: int) -> None:
+    """The :data:`BEYOND` rows of the subjects evaluated after the rule's ``max_subjects``
+    (rows of :func:`dlt_subjects`): each subject's ``n_events_subject`` and the group's ``n``
+    and ``n_events`` (nothing when no subject is beyond the rule)."""
+    if beyond.empty:
+        return
+    method = (f"evaluated after the rule's max_subjects = {max_subjects}: outside the rule; "
+              "DLT-like events (SAP 9.1)")
+    for i, subj in enumerate(beyond.itertuples(index=False), start=max_subjects + 1):
+        b.add(BEYOND, "n_events_subject", subj.N_DLT, variable_level=str(subj.USUBJID),
+              groups={**groups, "SUBJSEQ": str(i)}, method=method)
+    b.add(BEYOND, "n", len(beyond), groups=groups, method=method)
+    b.add(BEYOND, "n_events", int(beyond["N_DLT"].sum()), groups=groups, method=method)
 
 
 def _window_row(b: ArdBuilder, data: SafetyData, subj: Any, groups: dict[str, str]) -> None:

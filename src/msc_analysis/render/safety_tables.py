@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from msc_analysis.analyses.safety_listings import group_column
-from msc_analysis.analyses.safety_monitoring import parse_window_method
+from msc_analysis.analyses.safety_monitoring import BEYOND, parse_window_method
 from msc_analysis.ard import ARD_COLUMNS, ArdError, index_for
 from msc_analysis.render.column_text import texts_per_distinct
 from msc_analysis.render.formatting import (
@@ -738,8 +738,20 @@ def vital_signs_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
 PROVISIONAL = "(provisional)"
 
 
-def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
+def monitoring_table(ard: pd.DataFrame, sap: object,
+                     events: pd.DataFrame | None = None) -> DisplayTable:
     """Table 14.3.7.1 Bayesian safety monitoring after each subject.
+
+    One row per evaluated subject, in evaluation order (SAP section 9). The decision reads
+    ``continue`` until the stopping boundary is first crossed; that row reads ``STOP:
+    boundary crossed`` and, stopping being absorbing, every later row ``STOP: boundary
+    crossed at subject k`` (ARD ``decision``, ``stopped_at`` and ``n``). Each row names the
+    subject's DLT-like events (cell traced to ``n_events_subject``), one line per event of
+    ``events`` (the derived frame :func:`msc_analysis.analyses.safety_monitoring.dlt_events`:
+    term and why it qualified), or their number when ``events`` is None; the number of
+    events of each subject must agree with the ARD. Subjects evaluated after the rule's
+    ``max_subjects`` (ARD variable ``DLT_BEYOND``) follow, under a line giving their number
+    and their DLT-like events, each row with its events and ``outside the rule``.
 
     A subject whose monitoring window was still open at the data cut-off (``window_closed`` =
     0) is shown as ``"<subject> (provisional)"``, that cell traced to the ``window_closed``
@@ -750,9 +762,17 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
     cols = _groups(ard, aid)
     rows = ard[(ard["analysis_id"] == aid) & (ard["variable"] == "DLT")
                & (ard["stat_name"] == "n")]
-    seq_col = next((c for c in ("group1", "group2") if (rows[c] == "SUBJSEQ").any()), "group1")
+    beyond = ard[(ard["analysis_id"] == aid) & (ard["variable"] == BEYOND)
+                 & (ard["stat_name"] == "n_events_subject")]
+    seq_col = next((c for c in ("group1", "group2") if (rows[c] == "SUBJSEQ").any()
+                    or (beyond[c] == "SUBJSEQ").any()), "group1")
     pct = _pct_label(sap)
+    mon = getattr(sap, "monitoring", None)
+    max_subjects = getattr(mon, "max_subjects", None)
+    outside = ("outside the rule" if max_subjects is None
+               else f"outside the rule (max_subjects = {max_subjects})")
     columns = [Column("subject", "Subject", align="left"),
+               Column("events", "DLT-like events counted", align="left"),
                Column("x", "Subjects with event / evaluated"),
                Column("mean", "Posterior mean"),
                Column("cri", f"{pct} credible interval"),
@@ -762,16 +782,23 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
     b = _builder(sap, "T14.3.7.1", "Bayesian Safety Monitoring After Each Subject", columns,
                  aid, "Order")
     provisional: list[tuple[str, str, str]] = []  # (subject, window end, cut-off)
+    stopped = False
     for c in cols:
-        at = rows
+        at, past = rows, beyond
         if c.filters:
             name, level = next(iter(c.filters.items()))
             at = rows[(rows["group1"] == name) & (rows["group1_level"] == level)]
+            past = beyond[(beyond["group1"] == name) & (beyond["group1_level"] == level)]
+        group = c.label if len(cols) > 1 else ""
         for seq, subj in zip(at[f"{seq_col}_level"], at["variable_level"], strict=True):
             f = {**c.filters, "SUBJSEQ": seq}
             kw = {"variable": "DLT", "variable_level": subj}
+            dec = _cell(ard, aid, ["decision", "stopped_at", "n"], f, _monitoring_decision,
+                        **kw)
+            stopped = stopped or dec.text.startswith("STOP")
             b.add_row(seq, {
                 "subject": _monitoring_subject(ard, aid, f, str(subj), provisional),
+                "events": _monitoring_events(ard, aid, f, "DLT", str(subj), events),
                 "x": _cell(ard, aid, ["n_events", "n"], f,
                                    lambda x, n: f"{fmt_n(x)}/{fmt_n(n)}", **kw),
                 "mean": _cell(ard, aid, "post_mean", f, lambda m: fmt_num(m, 3), **kw),
@@ -780,16 +807,45 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                 "prob": _cell(ard, aid, "post_prob", f, lambda p: fmt_num(p, 3), **kw),
                 "bnd": _cell(ard, aid, "boundary", f,
                                      lambda x: "none" if math.isnan(x) else fmt_n(x), **kw),
-                "dec": _cell(ard, aid, "decision", f,
-                                     lambda d: "STOP" if d == 1 else "continue", **kw),
-            }, group=c.label if len(cols) > 1 else "")
-    mon = getattr(sap, "monitoring", None)
+                "dec": dec,
+            }, group=group)
+        if past.empty:
+            continue
+        kw = {"variable": BEYOND, "variable_level": ""}
+        b.add_row("Outside the rule", {
+            "subject": _cell(ard, aid, "n", c.filters,
+                             lambda n: f"{fmt_n(n)} further subject{'' if n == 1 else 's'}",
+                             **kw),
+            "events": _cell(ard, aid, "n_events", c.filters,
+                            lambda m: f"{fmt_n(m)} DLT-like event{'' if m == 1 else 's'}",
+                            **kw),
+            "dec": "not covered by the rule: for review by the Safety Review Committee",
+        }, group=group)
+        for seq, subj in zip(past[f"{seq_col}_level"], past["variable_level"], strict=True):
+            f = {**c.filters, "SUBJSEQ": seq}
+            b.add_row(seq, {
+                "subject": str(subj),
+                "events": _monitoring_events(ard, aid, f, BEYOND, str(subj), events),
+                "dec": outside,
+            }, group=group)
     if mon is not None:
         b.add_footnote(f"Event: {mon.event}.")
         b.add_footnote(f"Prior Beta({mon.prior_a:g}, {mon.prior_b:g}); stop when P(rate > "
                        f"{mon.threshold:g} | data) > {mon.prob_cutoff:g}, from "
                        f"{mon.min_subjects} evaluated subjects on. Subjects in the order of "
                        "their first session.")
+    b.add_footnote("DLT-like events counted: each adverse event of the subject that counts "
+                   "for the rule, with why it qualified (serious or grade, the relationship "
+                   "assessments that make it related, onset in the subject's window).")
+    if stopped:
+        b.add_footnote("STOP: the stopping boundary was crossed at this subject. Stopping is "
+                       "final: every later row gives the subject at which it was crossed; the "
+                       "later rows' posterior values are shown for information.")
+    if not beyond.empty:
+        b.add_footnote(f"Outside the rule: subjects evaluated after the rule's first "
+                       f"{max_subjects if max_subjects is not None else 'max_subjects'} "
+                       "subjects do not enter the rule's counts, posterior or decision; their "
+                       "DLT-like events are shown for the Safety Review Committee to review.")
     if provisional:
         days = getattr(mon, "window_days", None)
         window = (f"{days:g}-day monitoring window (first session to {days:g} days after the "
@@ -800,6 +856,51 @@ def monitoring_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                        "counts as evaluated without the event and the row is provisional until "
                        f"the window closes ({closes}).")
     return b.build()
+
+
+def _monitoring_decision(decision: float, stopped_at: float, n: float) -> str:
+    """The decision cell of Table 14.3.7.1: ``continue`` before the boundary is crossed,
+    ``STOP: boundary crossed`` at the crossing, then ``STOP: boundary crossed at subject k``."""
+    if math.isnan(stopped_at):
+        return "STOP" if decision == 1 else "continue"
+    if stopped_at == n:
+        return "STOP: boundary crossed"
+    return f"STOP: boundary crossed at subject {fmt_n(stopped_at)}"
+
+
+def _monitoring_events(ard: pd.DataFrame, aid: str, filters: dict[str, str], variable: str,
+                       subj: str, events: pd.DataFrame | None) -> _Hit:
+    """The events cell of Table 14.3.7.1, traced to the subject's ``n_events_subject`` row:
+    ``none``, or one line per DLT-like event of ``events`` (term: why it qualified), or, when
+    ``events`` is None, their number. Raises :class:`ArdError` when ``events`` holds another
+    number of events for the subject than the ARD."""
+    def text(k: float) -> str:
+        if k == 0 and (events is None or not (events["USUBJID"] == subj).any()):
+            return "none"
+        if events is None:
+            return f"{fmt_n(k)} DLT-like event{'' if k == 1 else 's'}"
+        own = events[events["USUBJID"] == subj]
+        if len(own) != k:
+            raise ArdError(f"{aid}: the derived DLT-like events of subject {subj} ({len(own)}) "
+                           f"disagree with the ARD's n_events_subject ({fmt_n(k)})")
+        lines = [f"{_event_term(e)}: {e.REASON}" for e in own.itertuples(index=False)]
+        if len(lines) > 1:
+            lines = [f"({i}) {line}" for i, line in enumerate(lines, start=1)]
+        return "\n".join(lines)
+
+    return _cell(ard, aid, "n_events_subject", filters, text, variable=variable,
+                 variable_level=subj)
+
+
+def _event_term(event: object) -> str:
+    """An event's preferred term, with its reported term when that differs (``"Device related
+    infection (reported: Catheter-related infection)"``); the one present when only one is."""
+    terms = [str(v).strip() if isinstance(v := getattr(event, name, ""), str) else ""
+             for name in ("AEDECOD", "AETERM")]
+    decod, term = terms
+    if decod and term and decod.casefold() != term.casefold():
+        return f"{decod} (reported: {term})"
+    return decod or term or "(no term)"
 
 
 def _monitoring_subject(ard: pd.DataFrame, aid: str, filters: dict[str, str], subj: str,
@@ -1115,8 +1216,9 @@ def listing_table(frame: pd.DataFrame, number: str, title: str,
                         kind="Listing", records=frame)
 
 
-#: Analysis id -> (TFL id, builder) of every safety table.
-SAFETY_TABLES: dict[str, tuple[str, Callable[[pd.DataFrame, object], DisplayTable]]] = {
+#: Analysis id -> (TFL id, builder) of every safety table: builder(ard, sap), or
+#: builder(ard, sap, derived) for an analysis with a derived frame (SafetyResults.derived).
+SAFETY_TABLES: dict[str, tuple[str, Callable[..., DisplayTable]]] = {
     "SAF-AEOV": ("T14.3.1.1", ae_overview_table),
     "SAF-AESOCPT": ("T14.3.1.2", lambda a, s: ae_soc_pt_table(a, s, "SAF-AESOCPT")),
     "SAF-AEGRADE": ("T14.3.1.3", ae_by_grade_table),
@@ -1145,15 +1247,18 @@ _LISTING_TITLES = {
 def safety_displays(results: object, sap: object) -> dict[str, DisplayTable]:
     """Every table and listing of a safety run (``SafetyResults``), keyed by file stem.
 
-    Tables come from the ARD of each analysis run (:data:`SAFETY_TABLES`); listings from the
+    Tables come from the ARD of each analysis run (:data:`SAFETY_TABLES`; a builder also gets
+    the analysis's derived frame, ``results.derived``, when it has one); listings from the
     listing frames. The stem is the number with dots as underscores, ``t14_3_1_1`` /
     ``l16_2_7_1``.
     """
     ard = results.ard  # type: ignore[attr-defined]
     out: dict[str, DisplayTable] = {}
+    derived = getattr(results, "derived", {})
     for aid in results.results:  # type: ignore[attr-defined]
         _, build = SAFETY_TABLES[aid]
-        table = build(ard, sap)
+        # an analysis with a derived frame (SAF-MON: the DLT-like events) hands it to its table
+        table = build(ard, sap, derived[aid]) if aid in derived else build(ard, sap)
         out[f"t{table.number.replace('.', '_')}"] = table
     for number, frame in results.listings.items():  # type: ignore[attr-defined]
         _, title, population, notes = _tfl(sap, f"L{number}", _LISTING_TITLES.get(number,

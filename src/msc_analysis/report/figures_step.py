@@ -268,6 +268,9 @@ def _f14_3_4(results: Any, max_subjects: int) -> Drawing:
 
 
 def _f14_3_5(results: Any, max_subjects: int) -> Drawing:
+    # imported here, as in _f14_3_4: the figure process need not import the analyses (scipy)
+    from msc_analysis.analyses.safety_monitoring import BEYOND
+
     ard, mon = results.ard, results.sap.monitoring
     rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == "DLT")]
     wide = rows.pivot_table(index="group1_level" if rows["group1"].eq("SUBJSEQ").all()
@@ -276,12 +279,20 @@ def _f14_3_5(results: Any, max_subjects: int) -> Drawing:
     monitor = pd.DataFrame({"n": wide.get("n", pd.Series(dtype=float)),
                             "events": wide.get("n_events", pd.Series(dtype=float)),
                             "post_prob": wide.get("post_prob", pd.Series(dtype=float))})
+    for name in ("decision", "stopped_at"):  # the rule's value; the first crossing, absorbing
+        if name in wide.columns:
+            monitor[name] = wide[name]
     if "window_closed" in wide.columns:  # SAP 9.1: window open at the cut-off
         monitor["provisional"] = wide["window_closed"] == 0
     monitor = monitor.sort_values("n").reset_index(drop=True)
+    # subjects evaluated after the rule's max_subjects: their number and DLT-like events
+    outside = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == BEYOND)
+                  & (ard["variable_level"] == "")].set_index("stat_name")["stat"]
+    beyond = ((float(outside["n"]), float(outside["n_events"]))
+              if {"n", "n_events"} <= set(outside.index) else None)
     return Drawing(fg.monitoring_plot, {
         "monitor": monitor, "threshold": mon.threshold, "prob_cutoff": mon.prob_cutoff,
-        "min_subjects": mon.min_subjects, "max_subjects": mon.max_subjects})
+        "min_subjects": mon.min_subjects, "max_subjects": mon.max_subjects, "beyond": beyond})
 
 
 #: The figures of analysis results (ARD rows, survival data) as drawings: made where the results

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from msc_analysis.analyses.safety import SafetyResults, run_safety
-from msc_analysis.analyses.safety_monitoring import parse_window_method
+from msc_analysis.analyses.safety_monitoring import BEYOND, parse_window_method
 from msc_analysis.io.issues import DataIssues
 from msc_analysis.io.loading import Study
 from msc_analysis.render.formatting import fmt_num
@@ -42,31 +42,87 @@ def datasets(safety: SafetyResults) -> dict[str, pd.DataFrame]:
 
 
 def monitoring_decision(safety: SafetyResults, sap: Sap) -> str:
-    """The monitoring rule's state after the last evaluated subject, in words."""
+    """The monitoring rule's state after the last evaluated subject, in words.
+
+    STOP once the boundary has been crossed (ARD ``stopped_at``: stopping is absorbing, so a
+    later subject whose row alone would not stop does not resume the trial), naming the
+    subject at which it was crossed; CONTINUE otherwise. Subjects evaluated after the rule's
+    ``max_subjects`` (ARD ``DLT_BEYOND``) are named with their DLT-like events, as the rule
+    does not cover them; provisional rows (window open at the cut-off) are named too.
+    """
     ard = safety.ard
     rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == "DLT")]
     mon = sap.monitoring
     rule = (f"Rule: stop when P(rate > {mon.threshold:g} | data) > {mon.prob_cutoff:g} under a "
             f"Beta({mon.prior_a:g}, {mon.prior_b:g}) prior, from {mon.min_subjects} evaluated "
             f"subjects on ({mon.event}).")
+    outside = _beyond_text(ard, int(mon.max_subjects))
     if rows.empty:
-        return f"No subject has been evaluated for the monitoring rule yet. {rule}"
+        return "\n\n".join(p for p in ("No subject has been evaluated for the monitoring rule "
+                                         f"yet. {rule}", outside) if p)
     wide = rows.pivot_table(index="variable_level", columns="stat_name", values="stat",
-                            aggfunc="first").sort_values("n")
+                            aggfunc="first", dropna=False).sort_values("n")
     last = wide.iloc[-1]
-    stops = wide[wide["decision"] == 1]
-    state = (f"After {int(last['n'])} evaluated subjects with {int(last['n_events'])} "
-             f"DLT-like event(s), the posterior probability that the rate exceeds "
-             f"{mon.threshold:g} is {fmt_num(last['post_prob'], 3)}.")
-    if stops.empty:
-        verdict = "Decision: CONTINUE. The stopping boundary has not been reached."
+    n, x = int(last["n"]), int(last["n_events"])
+    scope = "the rule's " if outside else ""
+    state = (f"After {scope}{n} evaluated subjects, "
+             f"{x} of them with a DLT-like event, the posterior probability that the rate "
+             f"exceeds {mon.threshold:g} is {fmt_num(last['post_prob'], 3)}.")
+    if "stopped_at" in wide.columns:
+        crossed = wide[wide["n"] == last["stopped_at"]]
+    else:  # an ARD without the absorbing stop: its first stopping row
+        crossed = wide[wide["decision"] == 1].iloc[:1]
+    if crossed.empty:
+        verdict = "Decision: CONTINUE. The stopping boundary has not been reached"
+        verdict += (f" within the rule's {int(mon.max_subjects)} subjects." if outside
+                    else ".")
     else:
-        first = stops.iloc[0]
-        verdict = (f"Decision: STOP. The stopping boundary was reached after subject "
-                   f"{int(first['n'])} ({int(first['n_events'])} events); the safety review "
-                   f"committee is to be convened.")
-    caveat = _provisional_text(rows, wide, stops.empty)
-    return "\n\n".join(p for p in (verdict, state, caveat, rule) if p)
+        first = crossed.iloc[0]
+        k = int(first["n"])
+        verdict = (f"Decision: STOP. The stopping boundary was reached after subject {k} "
+                   f"({crossed.index[0]}: {int(first['n_events'])} of the first {k} subjects "
+                   "with a DLT-like event, posterior probability "
+                   f"{fmt_num(first['post_prob'], 3)}); the safety review committee is to be "
+                   "convened.")
+        if k < int(last["n"]):
+            verdict += (f" Stopping is final: the subjects evaluated after subject {k} do "
+                        "not undo it.")
+    caveat = _provisional_text(rows, wide, crossed.empty)
+    return "\n\n".join(p for p in (verdict, outside, state, caveat, rule) if p)
+
+
+def _beyond_text(ard: pd.DataFrame, max_subjects: int) -> str:
+    """The subjects evaluated after the rule's ``max_subjects`` and their DLT-like events,
+    from the ``DLT_BEYOND`` rows (empty when none is beyond the rule); one sentence per group
+    of a grouped ARD, led by the group."""
+    rows = ard[(ard["analysis_id"] == "SAF-MON") & (ard["variable"] == BEYOND)]
+    totals = rows[rows["variable_level"] == ""]
+    texts = []
+    for (name, level), part in totals.groupby(["group1", "group1_level"], sort=False):
+        stats = dict(zip(part["stat_name"], part["stat"], strict=True))
+        if not {"n", "n_events"} <= set(stats):
+            continue
+        mine = rows[(rows["group1"] == name) & (rows["group1_level"] == level)] if name \
+            else rows
+        text = _beyond_sentence(int(stats["n"]), int(stats["n_events"]), mine, max_subjects)
+        texts.append(f"{level}: {text}" if name else text)
+    return " ".join(texts)
+
+
+def _beyond_sentence(n: int, m: int, rows: pd.DataFrame, max_subjects: int) -> str:
+    """``n`` subjects beyond the rule hold ``m`` DLT-like events; those holding any named
+    with their number of events (their ``n_events_subject`` rows among ``rows``)."""
+    subjects = rows[(rows["stat_name"] == "n_events_subject") & (rows["stat"] > 0)]
+    named = ", ".join(f"{s} ({int(k)} event{'' if k == 1 else 's'})"
+                      for s, k in zip(subjects["variable_level"], subjects["stat"], strict=True))
+    one = n == 1
+    who = (f"{n} further subject{'' if one else 's'} beyond the rule's {max_subjects} "
+           f"{'holds' if one else 'hold'}")
+    them = "it" if one else "them"
+    if m == 0:
+        return f"{who} no DLT-like event; the rule does not cover {them}."
+    return (f"{who} {m} DLT-like event{'' if m == 1 else 's'} ({named}): the rule does not "
+            f"cover {them}; the safety review committee must review {them}.")
 
 
 def _provisional_text(rows: pd.DataFrame, wide: pd.DataFrame, continuing: bool) -> str:

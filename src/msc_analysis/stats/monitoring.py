@@ -147,8 +147,10 @@ def monitor(
     DataFrame
         One row per subject: ``n``, ``x`` (events so far), ``post_a``, ``post_b``, ``post_mean``,
         ``post_prob`` (P(p > threshold)), ``conf_low``, ``conf_high``, ``boundary`` (NaN: none),
-        ``decision`` (1 stop, 0 continue: the rule applied to the data up to this subject) and
-        ``first_stop`` (True on the first subject after which the rule stopped).
+        ``decision`` (1 stop, 0 continue: the rule applied to the data up to this subject),
+        ``first_stop`` (True on the first subject after which the rule stopped) and
+        ``stopped_at`` (that subject's ``n`` on its row and every later row, NaN before it:
+        stopping is absorbing, a later ``decision`` of 0 does not resume the trial).
     """
     level = check_conf_level(conf_level)
     ev = np.asarray(events, dtype=bool)
@@ -159,8 +161,11 @@ def monitor(
     boundary = np.array([bnd[int(k) - 1] if k <= rule.max_subjects else np.nan for k in n])
     decision = rule.stops(x, n).astype(float) if ev.size else np.array([])
     first = np.zeros(ev.size, dtype=bool)
+    stopped_at = np.full(ev.size, np.nan)
     if decision.size and decision.any():
-        first[int(np.argmax(decision))] = True
+        k = int(np.argmax(decision))
+        first[k] = True
+        stopped_at[k:] = n[k]
     alpha = 1 - level
     return pd.DataFrame({
         "n": n.astype(int),
@@ -174,6 +179,7 @@ def monitor(
         "boundary": boundary,
         "decision": decision,
         "first_stop": first,
+        "stopped_at": stopped_at,
     })
 
 
