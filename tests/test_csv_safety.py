@@ -144,6 +144,9 @@ def test_columns_follow_the_rule(dtype: object) -> None:
     assert [None if pd.isna(v) else v for v in written] == expected
     back = restore_column(written)
     assert [None if pd.isna(v) else v for v in back] == [*TRICKY, None]
+    categories = pd.Series(["=x", "a", "=x", None], dtype="category")  # its categories
+    assert neutralise_column(categories).tolist()[:3] == ["'=x", "a", "'=x"]
+    assert restore_column(neutralise_column(categories)).tolist()[:3] == ["=x", "a", "=x"]
     numbers = pd.Series([-1.5, -np.inf, np.nan])
     assert neutralise_column(numbers) is numbers  # numbers stay numbers
     assert restore_column(numbers) is numbers
@@ -271,3 +274,21 @@ def test_user_csv_with_apostrophes_is_read_with_a_note(tmp_path: Path) -> None:
     assert loaded.adae["AETERM"].iloc[0] == "'s-Hertogenbosch fever"
     found = issues.frame().query("rule == 'reader'")
     assert found[["file", "variable"]].values.tolist() == [["adae.csv", "AETERM"]]
+
+
+def test_dataset_writer_neutralises_every_kind_of_text_column(tmp_path: Path) -> None:
+    from msc_analysis.report.writing import write_dataset
+
+    frame = pd.DataFrame({
+        "S": pd.Series(["=a", "b"], dtype="str"),
+        "O": pd.Series(["@a", 1], dtype=object),  # mixed: each value as text
+        "C": pd.Categorical(["-cmd", "b"]),
+        "N": [-1.5, 2.0],
+        "=H": ["x", "y"],
+    })
+    write_dataset(frame, tmp_path / "d.csv")
+    assert (tmp_path / "d.csv").read_text().splitlines() == [
+        '"S","O","C","N","\'=H"', '"\'=a","\'@a","\'-cmd",-1.5,"x"', '"b","1","b",2,"y"']
+    back = read_csv(tmp_path / "d.csv", dtype=str)
+    assert back.columns.tolist() == ["S", "O", "C", "N", "=H"]
+    assert back.iloc[0].tolist() == ["=a", "@a", "-cmd", "-1.5", "x"]

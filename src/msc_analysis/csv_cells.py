@@ -27,6 +27,7 @@ when it is part of the line ending, so a term with one would otherwise start a n
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,43 +73,72 @@ def restore(value: object) -> object:
     return value
 
 
+def _flags(values: pd.Series, needles: tuple[str, ...], test: Callable[[str], bool]
+           ) -> pd.Series:
+    """``test`` of each value of a column of Python objects (False for values other than
+    text). First the texts are joined, each after a NUL character, and searched for
+    ``needles`` (substring searches in C), which must occur wherever ``test`` may be true:
+    most columns have no such text."""
+    array = values.to_numpy(dtype=object)
+    try:
+        joined = "\0" + "\0".join(array)
+    except TypeError:  # values other than text: try the distinct ones
+        found = any(isinstance(v, str) and test(v) for v in pd.unique(array))
+    else:
+        found = any(needle in joined for needle in needles)
+    if not found:
+        return pd.Series(False, index=values.index)
+    return values.map(lambda v: isinstance(v, str) and test(v)).astype(bool)
+
+
 def _starting_with(values: pd.Series, prefixes: tuple[str, ...]) -> pd.Series:
-    """Whether each value is a text beginning with one of ``prefixes`` (vectorised for text
-    columns, value by value for columns of Python objects)."""
+    """Whether each value is a text beginning with one of ``prefixes``."""
     if isinstance(values.dtype, pd.StringDtype):
         return values.str.startswith(prefixes).fillna(False).astype(bool)
-    return values.map(lambda v: isinstance(v, str) and v.startswith(prefixes)).astype(bool)
+    return _flags(values, tuple("\0" + p for p in prefixes), lambda v: v.startswith(prefixes))
 
 
-def _is_text(values: pd.Series) -> bool:
+def _containing_cr(values: pd.Series) -> pd.Series:
+    """Whether each value is a text holding a carriage return."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.str.contains("\r", regex=False).fillna(False).astype(bool)
+    return _flags(values, ("\r",), lambda v: "\r" in v)
+
+
+def _is_text(values: pd.Series | pd.Index) -> bool:
     return isinstance(values.dtype, pd.StringDtype) or values.dtype == object
 
 
-def neutralise_column(values: pd.Series) -> pd.Series:
-    """:func:`neutralise` of every value of a column; a column of numbers, dates or booleans is
-    returned as it is. The rule runs only on the texts that begin with one of its characters,
-    so a column without any costs one vectorised test."""
+def _apply(values: pd.Series, starts: tuple[str, ...], rule: Callable[[object], object]
+           ) -> pd.Series:
+    """``rule`` of each text of a column that begins with one of ``starts`` (of the categories
+    of a categorical column); the column itself when there is none, and for a column of
+    numbers, dates or booleans."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = pd.Series(values.cat.categories)
+        renamed = _apply(categories, starts, rule)
+        return values if renamed is categories else values.cat.rename_categories(list(renamed))
     if not _is_text(values):
         return values
-    flagged = _starting_with(values, _PREFIXED_START)
+    flagged = _starting_with(values, starts)
     if not flagged.any():
         return values
     out = values.copy()
-    out[flagged] = values[flagged].map(neutralise)
+    out[flagged] = values[flagged].map(rule)
     return out
+
+
+def neutralise_column(values: pd.Series) -> pd.Series:
+    """:func:`neutralise` of every value of a column. A column of numbers, dates or booleans,
+    and a column with no text that begins with one of the rule's characters (one vectorised
+    test), is returned as it is; a categorical column has its categories neutralised."""
+    return _apply(values, _PREFIXED_START, neutralise)
 
 
 def restore_column(values: pd.Series) -> pd.Series:
-    """:func:`restore` of every value of a column; columns of numbers, dates or booleans are
-    returned as they are."""
-    if not _is_text(values):
-        return values
-    flagged = _starting_with(values, (_QUOTE,))
-    if not flagged.any():
-        return values
-    out = values.copy()
-    out[flagged] = values[flagged].map(restore)
-    return out
+    """:func:`restore` of every value of a column (the inverse of :func:`neutralise_column`);
+    the column itself when no text begins with an apostrophe."""
+    return _apply(values, (_QUOTE,), restore)
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,14 +154,13 @@ def _has_carriage_return(frame: pd.DataFrame) -> bool:
     """Whether a column name or a text value holds a carriage return."""
     if any("\r" in str(c) for c in frame.columns):
         return True
-    return any(_is_text(frame.iloc[:, i])
-               and _containing_cr(frame.iloc[:, i]).any() for i in range(frame.shape[1]))
-
-
-def _containing_cr(values: pd.Series) -> pd.Series:
-    if isinstance(values.dtype, pd.StringDtype):
-        return values.str.contains("\r", regex=False).fillna(False).astype(bool)
-    return values.map(lambda v: isinstance(v, str) and "\r" in v).astype(bool)
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = pd.Series(values.cat.categories)
+        if _is_text(values) and _containing_cr(values).any():
+            return True
+    return False
 
 
 def write_frame(frame: pd.DataFrame, path: str | Path | None = None, *,

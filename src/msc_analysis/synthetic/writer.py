@@ -78,9 +78,8 @@ def format_column(values: pd.Series, vartype: VarType) -> NDArray[np.object_]:
         # pyarrow prints the shortest round-trip representation ("350.1", "2")
         out[ok] = pa.array(num[ok]).cast(pa.string()).to_numpy(zero_copy_only=False)
         return out
-    text = values.astype(object).to_numpy()
-    text = np.where(pd.isna(text), "", text).astype(object)
-    return neutralise_column(pd.Series(text, dtype="str")).to_numpy(dtype=object)
+    text = neutralise_column(values).astype(object).to_numpy()
+    return np.where(pd.isna(text), "", text).astype(object)
 
 
 def to_csv_text(frame: pd.DataFrame, schema: DatasetSchema) -> str:
