@@ -31,8 +31,9 @@ def test_dataset_csv_text(tmp_path: Path) -> None:
         '"AVAL","TEXT","ADT","ADTM","N"',  # _row/_file (load bookkeeping) are not written
         '1,"x","2024-01-01","2024-01-01T10:05",1',
         ',"",,,2',
-        # the shortest text that reads back to the same double (not 0.3)
-        '0.30000000000000004,"=1","2024-01-03","2024-01-03T00:00",3',
+        # the shortest text that reads back to the same double (not 0.3); a text a
+        # spreadsheet would run as a formula is neutralised (csv_cells)
+        '0.30000000000000004,"\'=1","2024-01-03","2024-01-03T00:00",3',
         '21,"say ""a,b""","2024-01-04","2024-01-04T23:59",4',
     ]
 

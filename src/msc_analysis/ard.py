@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from msc_analysis.csv_cells import neutralise_frame, read_csv, write_frame
+
 ARD_COLUMNS: tuple[str, ...] = (
     "analysis_id",
     "group1", "group1_level",
@@ -400,9 +402,30 @@ def lookup(
 
 
 def write(ard: pd.DataFrame, path: str | object) -> None:
-    """Write the ARD as CSV with full precision (repr of each float), byte-reproducibly."""
+    """Write the ARD as CSV with full precision (``%.17g`` of each float), byte-reproducibly.
+
+    Text cells are neutralised against formula injection (:mod:`msc_analysis.csv_cells`); the
+    ``stat`` column stays numeric. :func:`read` reads the file back.
+    """
     from pathlib import Path
 
     validate(ard)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ard.to_csv(Path(path), index=False, float_format="%.17g", lineterminator="\n")
+    write_frame(neutralise_frame(ard), Path(path), float_format="%.17g")
+
+
+def read(path: str | object) -> pd.DataFrame:
+    """Read an ``ard.csv`` written by :func:`write` into the ARD layout: the text columns as
+    text (their neutralised cells restored, blanks as ``""``), ``stat`` as float (blank is NaN).
+
+    Raises
+    ------
+    ArdError
+        If the file's columns are not :data:`ARD_COLUMNS` or a stat name is unknown.
+    """
+    from pathlib import Path
+
+    text = {c: str for c in ARD_COLUMNS if c != "stat"}
+    frame = read_csv(Path(str(path)), dtype={**text, "stat": float},
+                     na_values={"stat": [""]})
+    return validate(frame)

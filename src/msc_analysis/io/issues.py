@@ -12,6 +12,8 @@ from typing import Literal
 
 import pandas as pd
 
+from msc_analysis.csv_cells import neutralise_frame, write_frame
+
 Severity = Literal["error", "warning", "excluded", "note"]
 
 ISSUE_COLUMNS: tuple[str, ...] = (
@@ -73,9 +75,11 @@ class DataIssues:
         return frame.astype({c: str for c in ISSUE_COLUMNS})
 
     def write(self, path: object) -> None:
-        """Write the issues as CSV (header only when there are none)."""
+        """Write the issues as CSV (header only when there are none), text cells neutralised
+        against formula injection (:mod:`msc_analysis.csv_cells`, whose
+        :func:`~msc_analysis.csv_cells.read_csv` reads them back)."""
         from pathlib import Path
 
         target = Path(str(path))
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.frame().to_csv(target, index=False, lineterminator="\n")
+        write_frame(neutralise_frame(self.frame()), target)

@@ -10,6 +10,9 @@ The readers only normalise the *physical* representation, never the content:
 
 - column names are upper-cased and stripped;
 - text is ``str`` with surrounding blanks stripped and missing text as ``""``;
+- in CSV files, a text beginning with an apostrophe loses it, and the loader notes how many
+  did: the package writes every CSV so (:mod:`msc_analysis.csv_cells`), with an apostrophe
+  before a text that a spreadsheet would run as a formula or that begins with an apostrophe;
 - numbers are ``float64``; SAS transport IBM-float zeros that pandas decodes as 5.4e-79
   (pandas issue 50670) are set to exactly 0;
 - SAS numeric variables carrying a date or datetime format become ``datetime64[ns]``;
@@ -35,6 +38,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from msc_analysis.csv_cells import restore, restore_column
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +205,7 @@ def read_table(source: SourceFile) -> Table:
         When the file cannot be read; the loader turns this into a data error.
     """
     if source.kind == "csv":
-        frame, notes = _read_csv(source.path), []
+        frame, notes = _read_csv(source.path)
     elif source.kind == "parquet":
         frame, notes = _read_parquet(source.path), []
     else:
@@ -232,7 +237,7 @@ def _clean_text(values: pd.Series) -> pd.Series:
     return values.astype("str").fillna("").str.strip()
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     # Every value stays text: the schema decides types, and a bad number must be reported with
     # its row rather than turning the whole column into text silently. Blank lines are kept so
     # that row numbers match what a person counts in the file.
@@ -244,10 +249,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
         skip_blank_lines=False,
         encoding="utf-8-sig",
     )
+    frame.columns = [restore(c) for c in frame.columns]
     frame = _normalise_columns(frame)
+    notes: list[tuple[str, str]] = []
     for name in frame.columns:
-        frame[name] = _clean_text(frame[name])
-    return frame
+        values = frame[name]
+        text = restore_column(values)
+        if text is not values:
+            restored = int((text != values).sum())
+            notes.append((name, f"{restored} value(s) beginning with an apostrophe read without "
+                                "it (the CSV convention for text a spreadsheet would run as a "
+                                "formula, README 'CSV files and spreadsheets')"))
+        frame[name] = _clean_text(text)
+    return frame, notes
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -5,7 +5,8 @@ fonts and page layout.
 
 - CSV (:func:`write_csv`) holds the table's tidy unrounded data (the ARD rows behind every
   displayed number; for a listing, its records). Text cells that a spreadsheet would run as a
-  formula are neutralised.
+  formula are neutralised (:mod:`msc_analysis.csv_cells`, the rule of every CSV the package
+  writes).
 - HTML (:func:`to_html`, :func:`write_html`): an accessible ``<table>`` (caption, ``scope`` on
   header cells, one ``<tbody>`` per row group, footnotes in ``<tfoot>``), all text escaped.
 - RTF (:func:`write_rtf`), written directly: a page header with "Page x of y" (RTF ``PAGE`` /
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from msc_analysis.csv_cells import neutralise, write_frame
 from msc_analysis.render.column_text import iso_texts, texts_per_distinct
 from msc_analysis.render.table import DisplayTable
 
@@ -61,28 +63,8 @@ logger = logging.getLogger(__name__)
 # CSV
 # --------------------------------------------------------------------------------------------
 
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-
-
-def neutralise_csv_text(value: object) -> object:
-    """Prefix a text value that a spreadsheet would run as a formula with an apostrophe.
-
-    A text beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
-    ``'``; a text that is a plain number (``"-1.5"``, ``"+3"``, ``"-2e-3"``) is left alone, as are
-    non-text values (numbers stay numbers).
-
-    Examples
-    --------
-    >>> neutralise_csv_text("=1+2"), neutralise_csv_text("-1.5"), neutralise_csv_text(-1.5)
-    ("'=1+2", '-1.5', -1.5)
-    """
-    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
-        return value
-    if _PLAIN_NUMBER.fullmatch(value):
-        return value
-    return "'" + value
+#: Kept under its earlier name: the package's one rule for text cells of a CSV.
+neutralise_csv_text = neutralise
 
 
 def _float_text(x: object) -> str:
@@ -99,7 +81,7 @@ def _row_text(x: object) -> str:
 
 def _cell_text(value: object) -> str:
     """CSV text of a table's data value: ``str``, neutralised; missing is empty."""
-    return str(neutralise_csv_text("" if pd.isna(value) else str(value)))  # type: ignore[arg-type]
+    return str(neutralise("" if pd.isna(value) else str(value)))  # type: ignore[arg-type]
 
 
 def _record_text(value: object) -> str:
@@ -125,7 +107,7 @@ def _record_column(values: pd.Series) -> list[str]:
         return iso_texts(values)
     if dtype == np.float64:
         return texts_per_distinct(values, _float_text)
-    return texts_per_distinct(values, lambda v: neutralise_csv_text(_record_text(v)))
+    return texts_per_distinct(values, lambda v: neutralise(_record_text(v)))
 
 
 def _records_frame(records: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +115,7 @@ def _records_frame(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {i: _record_column(records.iloc[:, i]) for i in range(records.shape[1])},
         index=pd.RangeIndex(len(records)), dtype=object,
-    ).set_axis([neutralise_csv_text(str(c)) for c in records.columns], axis=1)
+    ).set_axis([neutralise(str(c)) for c in records.columns], axis=1)
 
 
 def write_csv(table: DisplayTable, path: str | Path) -> Path:
@@ -142,10 +124,11 @@ def write_csv(table: DisplayTable, path: str | Path) -> Path:
 
     Floats are written at full precision (shortest round-tripping form, ``repr``), missing
     values as empty; text cells are neutralised against formula injection
-    (:func:`neutralise_csv_text`). A listing's records keep their variables as columns, one
-    row per record; their dates and datetimes are ISO 8601 (``YYYY-MM-DD`` for a column whose
-    values all fall at midnight, else ``YYYY-MM-DDTHH:MM``), integers as integers. UTF-8,
-    ``\\n`` line endings.
+    (:func:`msc_analysis.csv_cells.neutralise`; :func:`msc_analysis.csv_cells.read_csv` reads
+    them back) and fields holding line breaks are quoted. A listing's records keep their
+    variables as columns, one row per record; their dates and datetimes are ISO 8601
+    (``YYYY-MM-DD`` for a column whose values all fall at midnight, else
+    ``YYYY-MM-DDTHH:MM``), integers as integers. UTF-8, ``\\n`` line endings.
 
     Returns
     -------
@@ -162,7 +145,7 @@ def write_csv(table: DisplayTable, path: str | Path) -> Path:
                    else _cell_text)
             frame[name] = texts_per_distinct(frame[name], fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    write_frame(frame, path)
     logger.debug("wrote %s", path)
     return path
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from msc_analysis import ard as ard_mod
+from msc_analysis.csv_cells import neutralise, neutralise_column
 from msc_analysis.render.column_text import iso_texts
 from msc_analysis.render.table import DisplayTable
 from msc_analysis.render.writers import write_table
@@ -67,11 +68,14 @@ def write_dataset(frame: pd.DataFrame, path: Path, *, chunk_rows: int = 200_000)
     formatted ``chunk_rows`` rows at a time. Text values are quoted, numbers are not; a missing
     value is an empty field. Floats are written with the fewest digits that read back to the
     same double (``0.1`` as ``0.1``, ``21.0`` as ``21``), dates as ``YYYY-MM-DD`` and datetimes
-    as ``YYYY-MM-DDTHH:MM`` (:func:`~msc_analysis.render.column_text.iso_texts`).
+    as ``YYYY-MM-DDTHH:MM`` (:func:`~msc_analysis.render.column_text.iso_texts`). Text cells
+    (and column names) are neutralised against formula injection
+    (:mod:`msc_analysis.csv_cells`, whose :func:`~msc_analysis.csv_cells.read_csv` reads them
+    back); numbers are not.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = frame.drop(columns=[c for c in ("_file", "_row") if c in frame.columns])
-    columns = {name: _arrow_column(frame[name]) for name in frame.columns}
+    columns = {neutralise(str(name)): _arrow_column(frame[name]) for name in frame.columns}
     table = pa.table(columns) if columns else pa.table({})
     with pacsv.CSVWriter(str(path), table.schema) as writer:
         for start in range(0, max(table.num_rows, 1), chunk_rows):
@@ -92,8 +96,8 @@ def _arrow_column(values: pd.Series) -> pa.Array:
             else values.to_numpy()
         return pa.array(numbers, mask=mask)
     try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
+        return pa.array(neutralise_column(values), type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed object column: each value as text
-        text = [None if gone else str(v) for v, gone in zip(values.to_numpy(object), missing,
-                                                             strict=True)]
+        text = [None if gone else neutralise(str(v))
+                for v, gone in zip(values.to_numpy(object), missing, strict=True)]
         return pa.array(text, type=pa.string())

@@ -5,7 +5,10 @@ Formatting rules (the data model of :mod:`msc_analysis.io.schema`):
 * dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DDTHH:MM``; missing values are empty fields;
 * ``int`` variables as integers; ``num`` variables with the shortest decimal representation
   that reads back to the same double (``350.1``, ``2``, ``0.05``);
-* text as is, quoted only when it contains a comma, quote or line break;
+* text as is, quoted only when it contains a comma, quote or line break, and neutralised
+  against formula injection (:mod:`msc_analysis.csv_cells`: an apostrophe before a text that
+  begins with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return or an apostrophe, unless it
+  is a plain number; the study reader removes it);
 * UTF-8, ``\\n`` line endings, columns in declared order, a header row.
 """
 
@@ -19,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from msc_analysis.csv_cells import neutralise_column, write_frame
 from msc_analysis.errors import DataError
 from msc_analysis.io.schema import SCHEMAS, SCREENING_LOG, DatasetSchema, VarType
 
@@ -74,7 +78,7 @@ def format_column(values: pd.Series, vartype: VarType) -> NDArray[np.object_]:
         # pyarrow prints the shortest round-trip representation ("350.1", "2")
         out[ok] = pa.array(num[ok]).cast(pa.string()).to_numpy(zero_copy_only=False)
         return out
-    text = values.astype(object).to_numpy()
+    text = neutralise_column(values).astype(object).to_numpy()
     return np.where(pd.isna(text), "", text).astype(object)
 
 
@@ -91,7 +95,7 @@ def to_csv_text(frame: pd.DataFrame, schema: DatasetSchema) -> str:
                         f"variables {list(schema.names)}")
     formatted = pd.DataFrame({v.name: format_column(frame[v.name], v.type)
                               for v in schema.variables})
-    return formatted.to_csv(index=False, lineterminator="\n")
+    return write_frame(formatted)  # type: ignore[return-value]
 
 
 def write_study(datasets: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[str, Path]:
