@@ -309,6 +309,35 @@ def test_an_unwritable_location_is_one_line_naming_the_folder(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="needs POSIX permissions")
+def test_a_folder_without_write_permission(tmp_path: Path) -> None:
+    # A real permission error: the parent folder is read-only (mode 555). Root ignores modes,
+    # so as root the command runs without the capabilities that let it (setpriv).
+    out = fake_report(tmp_path / "parent" / "out")
+    before = snapshot(tmp_path)
+    command = [sys.executable, "-m", "msc_analysis.cli", "-q", "report", "--data", str(DATA),
+               "--out", str(out), "--sap", str(SAP)]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("as root, needs setpriv to drop the capability to ignore permissions")
+        command = ["setpriv", "--inh-caps=-all",
+                   "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+    (tmp_path / "parent").chmod(0o555)
+    try:
+        done = _python_run(command)
+    finally:
+        (tmp_path / "parent").chmod(0o755)
+    assert done.returncode == 1, done.stderr
+    assert_plain_error(done.stderr, f"cannot write the report to {out}: Permission denied")
+    assert snapshot(tmp_path) == before
+
+
+def _python_run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_a_full_disk_is_one_line_and_the_previous_output_stays(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="safety tables (ICH E3 14.3), listings and their ARD",
         description=("Run the safety analyses of the SAP on a study folder (this trial's CSV "
                      "files or standard ADaM such as the CDISC pilot) and write the tables, "
-                     "listings, ard.csv and data_issues.csv."),
+                     "listings, ard.csv, data_issues.csv and manifest.json into the output "
+                     "folder, which is replaced only when the whole run succeeded."),
     )
     parser.add_argument("--data", required=True, type=Path, metavar="DIR",
                         help="study folder with adsl, adae, adlb, adex, advs")
