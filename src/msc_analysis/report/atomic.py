@@ -289,15 +289,18 @@ def atomic_folder(target: str | Path, kind: OutputKind = REPORT, *,
     """
     plan = check_output(target, kind, data=data, force=force)
     made = _missing_folders(plan.target.parent)
-    work = _guarded(plan, lambda: _start(plan))
+    try:
+        work = _guarded(plan, lambda: _start(plan))
+    except BaseException:
+        _remove_empty(made)
+        raise
     try:
         with _output_errors(plan):
             yield work / NEW
             _commit(plan, work)
     except BaseException:
         _clear_work(work, plan.target)
-        for folder in made:
-            _remove_if_empty(folder)
+        _remove_empty(made)
         raise
     _clear_work(work, plan.target)
 
@@ -350,6 +353,12 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed run created (deepest first), those left empty."""
+    for folder in folders:
+        _remove_if_empty(folder)
 
 
 def _start(plan: OutputPlan) -> Path:
