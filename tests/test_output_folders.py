@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,9 @@ def test_a_symbolic_link_to_the_data_folder_is_the_data_folder(tmp_path: Path) -
     (tmp_path / "link").symlink_to(data)
     with pytest.raises(OutputError, match="is the data folder"):
         check_output(tmp_path / "link", REPORT, data=data, force=True)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(OutputError, match=r"cannot use .*loop as the output folder"):
+        check_output(tmp_path / "loop", REPORT)
 
 
 # --- what an output folder may hold -------------------------------------------------------
@@ -379,7 +383,7 @@ def _mount_tmpfs(folder: Path, options: str) -> None:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> object:
+def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real file system of 192 KiB (mounted as root; skipped elsewhere)."""
     folder = tmp_path / "disk"
     _mount_tmpfs(folder, "size=192k")

@@ -186,8 +186,9 @@ def check_output(target: str | Path, kind: OutputKind = REPORT, *,
         if not any(resolved.iterdir()):
             return OutputPlan(resolved, shown, kind, "create")
         return _plan_for_contents(resolved, shown, kind, force)
-    except OSError as exc:
-        raise OutputError(f"cannot use {shown} as the output folder: {_reason(exc)}") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of symbolic links
+        reason = _reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise OutputError(f"cannot use {shown} as the output folder: {reason}") from None
 
 
 def _check_apart(out: Path, data: Path, shown: Path, data_shown: Path) -> None:
