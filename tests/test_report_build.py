@@ -12,6 +12,7 @@ import pytest
 
 from msc_analysis.cli import main
 from msc_analysis.io.issues import DataIssues
+from msc_analysis.report.atomic import REPORT, check_output, manifest_marker
 from msc_analysis.report.build import compute
 from msc_analysis.report.writing import stem
 from msc_analysis.sap import check_traceability, load_sap
@@ -159,14 +160,25 @@ def test_confidence_level_setting_reaches_every_interval() -> None:
 def test_a_failed_run_leaves_the_previous_report(tmp_path: Path, capsys) -> None:
     out = tmp_path / "report"
     out.mkdir()
-    (out / "keep.txt").write_text("previous report")
+    (out / "report.html").write_text("previous report")
+    (out / "manifest.json").write_text(json.dumps(
+        {**manifest_marker("report"), "outputs": ["manifest.json", "report.html"]}))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "adsl.csv").write_text("USUBJID,AGE\nS1,abc\n")
     assert main(["-q", "report", "--data", str(bad), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "Traceback" not in err
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert err.startswith("error:") and "Traceback" not in err and "adsl" in err.lower()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad", "report"]  # no work folder
+
+
+def test_a_report_is_marked_as_one_and_may_be_replaced(reports: tuple[Path, Path]) -> None:
+    manifest = json.loads((reports[0] / "manifest.json").read_text())
+    assert manifest["producer"] == "msc-analysis" and manifest["output"] == "report"
+    plan = check_output(reports[0], REPORT)  # every file listed: nothing of anyone else's
+    assert plan.action == "replace" and plan.carry == ()
 
 
 def test_bad_cutoff_is_a_clear_error(tmp_path: Path, capsys) -> None:

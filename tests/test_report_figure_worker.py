@@ -213,6 +213,15 @@ def test_an_error_in_the_child_reaches_the_caller(results: Results, tmp_path: Pa
         _child_has_taken_the_figure(job)
         with pytest.raises(RuntimeError, match="drawing the figures failed: bad axis"):
             job.result()
+    # a file the child cannot write (a full disk) comes back as the OSError it is, which the
+    # output folder turns into a one-line message naming the folder (test_output_folders.py)
+    full = OSError(28, "No space left on device", str(tmp_path / "f14_3_2.png"))
+    monkeypatch.setitem(figures_step.BUILDERS, FIGURE, (_failing(full), alt))
+    with FigureJob(results, tmp_path, 60, parallel=True) as job:
+        _child_has_taken_the_figure(job)
+        with pytest.raises(OSError, match="No space left on device") as raised:
+            job.result()
+    assert raised.value.errno == 28 and raised.value.filename == full.filename
 
 
 @pytest.mark.usefixtures("needs_fork")

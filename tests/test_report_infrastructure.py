@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
-from msc_analysis.report.atomic import atomic_folder
+from msc_analysis.report.atomic import atomic_folder, manifest_marker
 from msc_analysis.report.manifest import build_manifest, sha256_file, write_manifest
+
+
+def _previous_report(target: Path) -> None:
+    """A folder marked as a report of the package, holding old.txt."""
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    write_manifest({**manifest_marker("report"), "outputs": ["manifest.json", "old.txt"]},
+                   target / "manifest.json")
 
 
 def test_atomic_folder_replaces_on_success(tmp_path) -> None:
     target = tmp_path / "report"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
+    _previous_report(target)
     with atomic_folder(target) as build:
         (build / "new.txt").write_text("new")
         assert not (target / "new.txt").exists()  # nothing visible until the end
@@ -25,12 +33,11 @@ def test_atomic_folder_replaces_on_success(tmp_path) -> None:
 
 def test_atomic_folder_leaves_target_untouched_on_failure(tmp_path) -> None:
     target = tmp_path / "report"
-    target.mkdir()
-    (target / "old.txt").write_text("old")
+    _previous_report(target)
     with pytest.raises(RuntimeError), atomic_folder(target) as build:
         (build / "half.txt").write_text("half")
         raise RuntimeError("failed half-way")
-    assert [p.name for p in target.iterdir()] == ["old.txt"]
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json", "old.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["report"]
 
 
@@ -53,24 +60,32 @@ def test_manifest_hashes_inputs_and_names_no_paths(tmp_path) -> None:
 
 def test_folders_of_killed_builds_are_removed_by_the_next_build(tmp_path) -> None:
     import os
+    import socket
     import subprocess
     import sys
+
+    from msc_analysis.report.atomic import WORK_MARKER
 
     # A process that has ended: its id is free (ids are not reused this quickly on Linux).
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)
     dead_pid = int(ended.stdout)
-    abandoned = tmp_path / f".report.building-{dead_pid}-abc123"
-    abandoned.mkdir()
-    (abandoned / "half.txt").write_text("half")
-    running = tmp_path / f".report.building-{os.getpid()}-def456"  # a build in progress
-    running.mkdir()
-    other = tmp_path / f".other.building-{dead_pid}-x"  # another target's: not ours to remove
-    other.mkdir()
+
+    def work_folder(target: str, pid: int) -> Path:
+        folder = tmp_path / f".{target}.building-{pid}-abc123"
+        (folder / "new").mkdir(parents=True)
+        (folder / "new" / "half.txt").write_text("half")
+        (folder / WORK_MARKER).write_text(json.dumps({
+            "producer": "msc-analysis", "pid": pid, "target": target,
+            "host": socket.gethostname(), "started": None}))
+        return folder
+
+    work_folder("report", dead_pid)
+    running = work_folder("report", os.getpid())  # a build in progress
+    work_folder("other", dead_pid)  # another target's, killed too: removed as well
     with atomic_folder(tmp_path / "report") as build:
         (build / "new.txt").write_text("new")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["report", running.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report", running.name])
 
 
 def test_command_line_runs_numerical_libraries_single_threaded() -> None:

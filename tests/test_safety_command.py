@@ -6,6 +6,7 @@ subjects with any TEAE Placebo 65 [281 events], Xanomeline Low Dose 77 [412], Hi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from msc_analysis.ard import ARD_COLUMNS
 from msc_analysis.cli import main
+from msc_analysis.report.atomic import SAFETY, check_output
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = REPO / "data" / "synthetic"
@@ -48,6 +50,13 @@ def test_synthetic_run_writes_every_output(synthetic_out: Path) -> None:
     assert (synthetic_out / "data_issues.csv").is_file()
 
 
+def test_the_output_is_marked_and_may_be_replaced(synthetic_out: Path) -> None:
+    manifest = json.loads((synthetic_out / "manifest.json").read_text())
+    assert manifest["producer"] == "msc-analysis" and manifest["output"] == "safety"
+    assert manifest["inputs"]["adsl"]["file"] == "adsl.csv"
+    assert check_output(synthetic_out, SAFETY).action == "replace"  # every file listed
+
+
 def _keys(frame: pd.DataFrame) -> set[tuple[object, ...]]:
     """ARD rows as tuples, the statistic as a float (the two CSV writers format it apart)."""
     text = [c for c in ARD_COLUMNS if c != "stat"]
@@ -75,6 +84,11 @@ def test_same_input_gives_byte_identical_outputs(synthetic_out: Path) -> None:
     second = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert first == second
     for rel in first:
+        if rel.name == "manifest.json":  # the run time differs; everything else the same
+            m1, m2 = (json.loads((d / rel).read_text()) for d in (synthetic_out, again))
+            m1.pop("run_time_utc"), m2.pop("run_time_utc")
+            assert m1 == m2
+            continue
         assert (synthetic_out / rel).read_bytes() == (again / rel).read_bytes(), rel
 
 

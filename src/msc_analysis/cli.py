@@ -2,7 +2,10 @@
 
 Each layer registers its own verb through a ``register(subparsers)`` function in a module named
 ``command``; this module only assembles them, sets up logging and turns
-:class:`~msc_analysis.errors.MscError` into a plain message and exit status 1.
+:class:`~msc_analysis.errors.MscError` into a plain message and exit status 1. It also holds the
+argument types the verbs share (:func:`positive_int`, :func:`existing_file`,
+:func:`output_folder`): a value they refuse is a usage error (a message naming the option,
+exit status 2), before anything is read or written.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from msc_analysis import __version__
 from msc_analysis.errors import MscError
@@ -46,6 +50,37 @@ def limit_native_threads() -> None:
     for name in NATIVE_THREAD_VARIABLES:
         if not os.environ.get(name):  # unset or empty: the libraries' default pool
             os.environ[name] = "1"
+
+
+def positive_int(text: str) -> int:
+    """An argument that must be a whole number of 1 or more (``--max-subject-figures 5``)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+    return value
+
+
+def existing_file(text: str) -> Path:
+    """An argument that must name an existing file (a settings file)."""
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs the path of a file, got an empty string")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no file {text}")
+    return path
+
+
+def output_folder(text: str) -> Path:
+    """An argument that names an output folder: a non-empty path (what may be written there
+    is checked by :func:`msc_analysis.report.atomic.check_output`)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs the path of a folder, got an empty string")
+    return Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

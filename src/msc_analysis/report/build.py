@@ -5,7 +5,8 @@ the ARD and the derived data, in two stages: :func:`prepare` (load, validate, cu
 :class:`~msc_analysis.report.results.Prepared`) and
 :func:`msc_analysis.report.analysis_step.analyse` (the analyses;
 :class:`~msc_analysis.report.results.Results`). :func:`build_report` renders the SAP's TFL list
-from them and writes the output folder atomically::
+from them and writes the output folder atomically (:mod:`msc_analysis.report.atomic`: the folder
+is checked first, and only a new or empty folder or a previous report is replaced)::
 
     OUT/report.html          the report (self-contained)
     OUT/tables/              each table as CSV (tidy, unrounded), HTML and RTF
@@ -30,10 +31,10 @@ from msc_analysis.analyses.prepost_data import (
     prepare_prepost,
 )
 from msc_analysis.derive.cutoff import apply_cutoff
-from msc_analysis.errors import AnalysisError
+from msc_analysis.errors import AnalysisError, SettingsError
 from msc_analysis.io.issues import DataIssues
 from msc_analysis.io.loading import Study, load_study
-from msc_analysis.report.atomic import atomic_folder
+from msc_analysis.report.atomic import REPORT, atomic_folder
 from msc_analysis.report.figure_worker import FigureJob, frozen_heap
 from msc_analysis.report.html_page import FigureItem
 from msc_analysis.report.progress import Progress
@@ -126,6 +127,7 @@ def build_report(
     max_subject_figures: int = 60,
     show_progress: bool = True,
     parallel: bool | None = None,
+    force: bool = False,
 ) -> Results:
     """Build the interim report into ``out`` (atomically) and return the results.
 
@@ -134,42 +136,69 @@ def build_report(
     data : Path
         Study folder (CSV, SAS transport or Parquet ADaM datasets).
     out : Path
-        Output folder; replaced as a whole when the build succeeds, untouched when it fails.
+        Output folder: new, empty or a previous report of msc-analysis (recognised by its
+        manifest); replaced as a whole when the build succeeds, untouched when it fails. It may
+        not be, contain or lie inside ``data``.
     sap_path : Path, optional
         The SAP settings file; default ``sap/sap.toml`` found from the current folder upward.
     cutoff : str, optional
         Data cut-off date (YYYY-MM-DD); default the last date in the data.
     max_subject_figures : int
-        Per-subject figures (spaghetti, swimmer, waterfall) show at most this many subjects.
+        Per-subject figures (spaghetti, swimmer, waterfall) show at most this many subjects
+        (1 or more).
     show_progress : bool
         Show the steps on standard error.
     parallel : bool, optional
         Share the figures with a second process, which starts on those drawn from the data
         alone while the analyses run (default: when that is safe, see
         :mod:`msc_analysis.report.figure_worker`); False draws them all in this process, last.
+    force : bool
+        Accept an ``out`` that holds other files: it is moved aside, whole, to ``OUT.kept-<n>``
+        (nothing is deleted).
+
+    Raises
+    ------
+    OutputError
+        When ``out`` is refused (checked before anything is read) or cannot be written.
+    SettingsError
+        When ``max_subject_figures`` is not a whole number of 1 or more.
     """
+    if isinstance(max_subject_figures, bool) or not isinstance(max_subject_figures, int) \
+            or max_subject_figures < 1:
+        raise SettingsError("the cap on subjects in per-subject figures must be a whole number "
+                            f"of 1 or more, got {max_subject_figures!r}")
     sap_file = Path(sap_path) if sap_path is not None else find_sap()
     sap = load_sap(sap_file)
     progress = Progress(total=8, enabled=show_progress)
-    prepared = prepare(Path(data), sap=sap, cutoff=cutoff, progress=progress)
-    with frozen_heap(), atomic_folder(Path(out)) as build:
-        # The figures drawn from the data alone start now, in a second process, beside the
-        # analyses; the statistics libraries are imported after the fork, by this process only.
-        with FigureJob(prepared, build / "figures", max_subject_figures, parallel) as job:
-            from msc_analysis.report import analysis_step
-            from msc_analysis.report.writing import write_outputs, write_page_and_manifest
-
-            results = analysis_step.analyse(prepared, progress=progress)
-            job.share(results)  # the figures of analysis results, for the figure process too
-            progress.step("rendering tables")
-            table_list = analysis_step.tables(results)
-            analysis_step.check_outputs(results, table_list)
-            progress.step("writing tables, data and figures")
-            write_outputs(results, build, table_list)
-            saved = job.result(results)
-        items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
-                 for f in saved]
-        page = analysis_step.report_page(results, table_list, items)
-        write_page_and_manifest(results, build, page, sap_file=sap_file)
+    with atomic_folder(Path(out), REPORT, data=Path(data), force=force) as build:
+        prepared = prepare(Path(data), sap=sap, cutoff=cutoff, progress=progress)
+        with frozen_heap():
+            results = _write_report(prepared, build, sap_file=sap_file,
+                                    max_subject_figures=max_subject_figures, parallel=parallel,
+                                    progress=progress)
     progress.done(f"report written to {Path(out) / 'report.html'}")
+    return results
+
+
+def _write_report(prepared: Prepared, build: Path, *, sap_file: Path, max_subject_figures: int,
+                  parallel: bool | None, progress: Progress) -> Results:
+    """Analyse the prepared data and write every file of the report into ``build``."""
+    # The figures drawn from the data alone start now, in a second process, beside the
+    # analyses; the statistics libraries are imported after the fork, by this process only.
+    with FigureJob(prepared, build / "figures", max_subject_figures, parallel) as job:
+        from msc_analysis.report import analysis_step
+        from msc_analysis.report.writing import write_outputs, write_page_and_manifest
+
+        results = analysis_step.analyse(prepared, progress=progress)
+        job.share(results)  # the figures of analysis results, for the figure process too
+        progress.step("rendering tables")
+        table_list = analysis_step.tables(results)
+        analysis_step.check_outputs(results, table_list)
+        progress.step("writing tables, data and figures")
+        write_outputs(results, build, table_list)
+        saved = job.result(results)
+    items = [FigureItem(f.number, f.title, f.png.read_bytes(), f.alt, f.footnotes)
+             for f in saved]
+    page = analysis_step.report_page(results, table_list, items)
+    write_page_and_manifest(results, build, page, sap_file=sap_file)
     return results

@@ -18,13 +18,23 @@ small list of saved figures), so it is used only where forking is safe: on a pla
 ``fork`` and in a process that runs a single thread. A Jupyter kernel runs several threads,
 which a fork would copy in an unknown state, so in a notebook (or with ``parallel=False``)
 every figure is drawn in the calling process, after the rest, in the SAP's order.
+
+The child never outlives the build: on Linux it asks the kernel to kill it when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``, checked against a parent that died before), and everywhere it
+closes its copies of the parent's pipe ends, so that a child waiting for the drawings reads the
+end of the pipe when the parent is killed, and exits.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -149,10 +159,39 @@ def can_fork() -> bool:
             and threading.active_count() == 1)
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int, parents_ends: tuple[Connection, ...]) -> None:
+    """Make this forked child end when its parent ``parent`` does.
+
+    On Linux the kernel kills the child when the parent dies; a parent that died before that was
+    set is seen by :func:`os.getppid`. Everywhere, the child closes its copies of the pipe ends
+    the parent uses (``parents_ends``), so that reading from the parent gives end-of-file once
+    the parent has gone.
+    """
+    for end in parents_ends:
+        end.close()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the pipes still end
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _child(conn: Connection, inbox: Connection, data: Any, folder: Path, max_subjects: int,
-           counter: Any) -> None:
+           counter: Any, parent: int | None = None,
+           parents_ends: tuple[Connection, ...] = ()) -> None:
     """Body of the forked child: draw figures from the shared counter (the drawings of analysis
-    results come through ``inbox`` when first needed), send back what it drew or its error."""
+    results come through ``inbox`` when first needed), send back what it drew or its error.
+
+    ``parent`` is the parent's process id and ``parents_ends`` its ends of the two pipes
+    (:func:`_die_with_parent`)."""
+    if parent is not None:
+        _die_with_parent(parent, parents_ends)
     received: list[dict[str, figures_step.Drawing]] = []
 
     def drawings() -> dict[str, figures_step.Drawing]:
@@ -165,8 +204,11 @@ def _child(conn: Connection, inbox: Connection, data: Any, folder: Path, max_sub
     except BaseException as exc:  # everything goes back to the parent, which reports it
         with counter.get_lock():  # the parent must not wait for figures nobody will draw
             counter.value = len(_work_order(data))
-        conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
-                   traceback.format_exc()))
+        if isinstance(exc, OSError):  # re-raised as such (a full disk is the output's error)
+            conn.send(("oserror", exc.errno, exc.strerror or str(exc), exc.filename))
+        else:
+            conn.send(("error", isinstance(exc, MscError), str(exc) or type(exc).__name__,
+                       traceback.format_exc()))
     finally:
         conn.close()
         inbox.close()
@@ -225,7 +267,8 @@ class FigureJob:
         inbox, outbox = context.Pipe(duplex=False)  # parent -> child: the drawings
         self._process = context.Process(
             target=_child, name="msc-analysis figures", daemon=True,
-            args=(send, inbox, self._data, self._folder, self._max_subjects, self._counter))
+            args=(send, inbox, self._data, self._folder, self._max_subjects, self._counter,
+                  os.getpid(), (receive, outbox)))
         with frozen_heap():  # the child does not collect (and copy) the parent's objects
             self._process.start()
         send.close()
@@ -289,6 +332,8 @@ class FigureJob:
         MscError
             When the child failed: its error message (an MscError of the child is re-raised
             as such; any other error is reported with the child's traceback in the log).
+        OSError
+            When the child could not write a figure (re-raised with its number and file).
         """
         results = self._data if results is None else results
         if not self._parallel:
@@ -311,6 +356,9 @@ class FigureJob:
         if message is None:
             raise MscError(f"the figure process ended without a result "
                            f"(exit code {self._process.exitcode})")
+        if message[0] == "oserror":
+            _, number, text, filename = message
+            raise OSError(number, text, filename)
         if message[0] != "ok":
             _, is_msc, text, trace = message
             if is_msc:

@@ -3,7 +3,9 @@
 ``manifest.json`` holds the SHA-256 of every input file, the SAP settings used (file hash and the
 settings themselves), package and dependency versions, the git commit of the code, the data
 cut-off, the seed, and the time of the run. The run time is the only field that changes between
-two runs on the same inputs.
+two runs on the same inputs. ``producer`` ("msc-analysis") and ``output`` (the kind of output:
+"report", "safety") mark the folder as the package's own output, which a later run may replace
+(:mod:`msc_analysis.report.atomic`); ``outputs`` lists every file written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from msc_analysis.report.atomic import manifest_marker
 
 #: Distributions whose versions are recorded.
 DEPENDENCIES: tuple[str, ...] = (
@@ -88,12 +92,15 @@ def build_manifest(
     seed: int | None,
     code_dir: Path,
     outputs: Iterable[str],
+    output: str = "report",
 ) -> dict[str, Any]:
     """Assemble the manifest as a dict (see the module docstring for its fields).
 
-    Input files are named by file name only, never by machine path.
+    Input files are named by file name only, never by machine path. ``output`` is the kind of
+    output the manifest describes ("report", "safety").
     """
     return {
+        **manifest_marker(output),
         "study": getattr(sap_settings, "study_id", ""),
         "data_cutoff": cutoff,
         "seed": seed,

@@ -122,5 +122,5 @@ def write_study(datasets: dict[str, pd.DataFrame], out_dir: str | Path) -> dict[
         with path.open("w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         written[name] = path
-        log.info("wrote %s (%d rows)", path, len(frame))
+        log.info("wrote %s (%d rows)", path.name, len(frame))
     return written
