@@ -77,7 +77,7 @@ def existing_file(text: str) -> Path:
 
 def output_folder(text: str) -> Path:
     """An argument that names an output folder: a non-empty path (what may be written there
-    is checked by :func:`msc_analysis.report.atomic.check_output`)."""
+    is checked by :func:`msc_analysis.report.output_folder.check_output`)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("needs the path of a folder, got an empty string")
     return Path(text)

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from msc_analysis.report.atomic import manifest_marker
+from msc_analysis.report.output_folder import manifest_marker
 
 #: Distributions whose versions are recorded.
 DEPENDENCIES: tuple[str, ...] = (
