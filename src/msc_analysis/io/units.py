@@ -97,10 +97,17 @@ UNIT_CONVERSIONS: dict[str, dict[str, Conversion]] = {
              "degf": Conversion(5 / 9, -32 * 5 / 9)},
 }
 
+#: Parameters whose value is a concentration or an enzyme activity measured by an assay: a
+#: result of 0 (or -0) is no measurement (an assay reports a value below its limit of
+#: quantitation as ``<LLOQ``, BLQFL = Y), and the SAP analyses them on the log scale.
+POSITIVE_PARAMETERS: tuple[str, ...] = ("TBIL", "DBIL", "IL6", "TNFA", "CRP", "ALT", "AST",
+                                        "CREAT")
+
 #: Physically possible analysis values per trial parameter (in its SI unit):
 #: ``(lower bound, lower bound allowed?, upper bound or None)``.
 VALUE_LIMITS: dict[str, tuple[float, bool, float | None]] = {
     **{code: (0.0, True, None) for code in LAB_PARAMETERS},
+    **{code: (0.0, False, None) for code in POSITIVE_PARAMETERS},
     "INR": (0.0, False, None),
     "PTA": (0.0, True, 300.0),
     "SODIUM": (0.0, False, None),
