@@ -4,6 +4,7 @@ damaged files are refused, good ones (the CDISC pilot's) read in full."""
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,12 @@ import pytest
 
 from msc_analysis.errors import DataError
 from msc_analysis.io import readers
-from msc_analysis.io.csv_shape import FieldCountError, check_fields, field_counts
+from msc_analysis.io.csv_shape import (
+    ControlCharacterError,
+    FieldCountError,
+    check_fields,
+    field_counts,
+)
 from msc_analysis.io.loading import load_study
 from msc_analysis.io.xport import XportLayoutError, check_record_count, xport_layout
 
@@ -135,3 +141,23 @@ def test_field_counts_of_many_records() -> None:
     data = line * 200_000
     counts, blank = field_counts(data)
     assert np.all(counts == 6) and not blank.any()
+
+
+@pytest.mark.parametrize(("text", "row", "variable", "code"), [
+    (b"A,B\n1,x\x07y\n", 1, "B", "U+0007 (BEL)"),
+    (b'a,"b"\n1,2\n"3,\x1b[0m",4\n', 2, "A", "U+001B (ESC)"),
+    (b"A,B\r\n1,2\r\n\x00\x00\x00", 2, "A", "U+0000 (NUL)"),
+])
+def test_control_characters_are_refused_with_row_and_variable(
+        tmp_path: Path, text: bytes, row: int, variable: str, code: str) -> None:
+    path = tmp_path / "adae.csv"
+    path.write_bytes(text)
+    with pytest.raises(ControlCharacterError, match=re.escape(code)) as caught:
+        check_fields(path)
+    assert (caught.value.row, caught.value.variable) == (row, variable)
+
+
+def test_tabs_and_line_ends_in_values_are_text(tmp_path: Path) -> None:
+    path = tmp_path / "adae.csv"
+    path.write_bytes(b'A,B\r\n1,"two\tthree\r\nfour"\r\n')
+    check_fields(path)

@@ -1,4 +1,5 @@
-"""The shape of a CSV file: how many fields each record has, counted from the bytes.
+"""The shape of a CSV file: how many fields each record has, counted from the bytes, and
+whether a value holds a control character.
 
 pandas fills a record with too few fields with blanks and, when every data record has one field
 more than the header, silently takes the first column as the frame's index. Both hide damage (a
@@ -9,10 +10,15 @@ The count follows RFC 4180 quoting: a delimiter or line end inside double quotes
 doubled quote inside quotes keeps the quote count even, so a position is outside quotes exactly
 when an even number of quote characters precedes it. Blank lines are records of their own (the
 readers keep them, so that row numbers match the file) and are not counted here.
+
+A control character (a byte below 32 other than tab, line feed and carriage return, or DEL) in
+a value is refused too: no clinical text holds one, and a file cut short on a crash is often
+filled up with NUL bytes.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +54,49 @@ class FieldCountError(ValueError):
         self.expected = expected
 
 
+class ControlCharacterError(ValueError):
+    """A CSV value holding a control character (NUL, BEL, ESC, ...; tab and line ends are text).
+
+    Such bytes are no text of a clinical dataset: they come from a damaged file (a file cut
+    short on a crash is often filled up with NUL bytes) or from terminal escape sequences, and
+    no output can show them.
+    """
+
+    rule = "control-character"
+
+    def __init__(self, row: int, variable: str, code: int, total: int) -> None:
+        name = _CONTROL_NAMES.get(code, "")
+        more = f" ({total - 1} more alike in the file)" if total > 1 else ""
+        super().__init__(f"a value holds the control character U+{code:04X}{name}, which no "
+                         f"text holds: the file is damaged or the text corrupt{more}")
+        self.row = row
+        self.variable = variable
+
+
+_CONTROL_NAMES = {0: " (NUL)", 7: " (BEL)", 8: " (BS)", 27: " (ESC)", 127: " (DEL)"}
+#: Byte-order marks of UTF-16 and UTF-32: such a file is left to the reader, which names its
+#: encoding.
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _records(data: bytes, delimiter: int = 44) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray]:
+    """Record starts and stops (byte offsets) and the offsets of the delimiters outside quotes."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newline = 10 if b"\n" in data else 13  # old Mac files end lines with a carriage return
+    ends = np.flatnonzero(raw == newline)
+    commas = np.flatnonzero(raw == delimiter)
+    quotes = np.flatnonzero(raw == 34) if b'"' in data else ends[:0]
+    if quotes.size:
+        ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
+        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [raw.size]))
+    if stops[-1] == starts[-1]:  # the file ends with a line end: no record after it
+        starts, stops = starts[:-1], stops[:-1]
+    return raw, starts, stops, commas
+
+
 def field_counts(data: bytes, delimiter: bytes = b",") -> tuple[np.ndarray, np.ndarray]:
     """Number of fields of each record of CSV bytes, and which records are blank lines.
 
@@ -65,18 +114,7 @@ def field_counts(data: bytes, delimiter: bytes = b",") -> tuple[np.ndarray, np.n
     blank : numpy.ndarray of bool
         Records that are empty lines (no byte but a carriage return).
     """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    newline = 10 if b"\n" in data else 13  # old Mac files end lines with a carriage return
-    ends = np.flatnonzero(raw == newline)
-    commas = np.flatnonzero(raw == delimiter[0])
-    quotes = np.flatnonzero(raw == 34) if b'"' in data else ends[:0]
-    if quotes.size:
-        ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
-        commas = commas[np.searchsorted(quotes, commas) % 2 == 0]
-    starts = np.concatenate(([0], ends + 1))
-    stops = np.concatenate((ends, [raw.size]))
-    if stops[-1] == starts[-1]:  # the file ends with a line end: no record after it
-        starts, stops = starts[:-1], stops[:-1]
+    raw, starts, stops, commas = _records(data, delimiter[0])
     counts = np.diff(np.searchsorted(commas, np.concatenate((starts, stops[-1:] + 1)))) + 1
     length = stops - starts
     last = np.maximum(stops - 1, 0)
@@ -84,17 +122,40 @@ def field_counts(data: bytes, delimiter: bytes = b",") -> tuple[np.ndarray, np.n
     return counts, blank
 
 
+def _check_controls(data: bytes) -> None:
+    raw = np.frombuffer(data, dtype=np.uint8)
+    low = np.flatnonzero(raw < 32)
+    found = np.union1d(low[~np.isin(raw[low], (9, 10, 13))], np.flatnonzero(raw == 127))
+    if not found.size:
+        return
+    _, starts, _, commas = _records(data)
+    at = int(found[0])
+    record = int(np.searchsorted(starts, at, side="right")) - 1
+    field = int(np.searchsorted(commas, at) - np.searchsorted(commas, starts[record]))
+    header = next(csv.reader([data[:starts[1] if starts.size > 1 else len(data)]
+                              .decode("utf-8-sig", "replace")]), [])
+    variable = header[field].strip().upper() if field < len(header) else ""
+    raise ControlCharacterError(record, variable, int(raw[at]), int(found.size))
+
+
 def check_fields(path: Path) -> None:
-    """Raise :class:`FieldCountError` when a record's field count differs from the header's.
+    """Raise when a record's field count differs from the header's, or a value holds a
+    control character.
 
     Parameters
     ----------
     path : Path
         A CSV file (comma-delimited).
+
+    Raises
+    ------
+    FieldCountError, ControlCharacterError
+        Naming the first data row (and variable) concerned.
     """
     data = path.read_bytes()
-    if not data or b"\x00" in data:  # UTF-16 or binary: the CSV reader says what it is
+    if not data or data.startswith(_WIDE_BOMS):  # UTF-16: the CSV reader names the encoding
         return
+    _check_controls(data)  # first: NUL bytes in place of the end also break the field counts
     counts, blank = field_counts(data)
     wrong = np.flatnonzero((counts != counts[0]) & ~blank)
     wrong = wrong[wrong > 0]
