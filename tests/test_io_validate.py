@@ -175,7 +175,7 @@ def test_zero_concentration_is_impossible(tmp_path: Path, value: str) -> None:
     # A bilirubin of 0 is no measurement (and broke the log-scale analyses of the report).
     message = _error(_broken(tmp_path, "adlb", 2, "AVAL", value), ("labs",))
     line = _line(message, "adlb.csv data row 2", "variable AVAL", "rule impossible-value")
-    assert "TBIL value 0 umol/L is impossible (must be above 0)" in line
+    assert "TBIL value 0 umol/L is impossible (must be above 0 and at most 10000)" in line
 
 
 @pytest.mark.parametrize(("value", "shown"), [("1899-12-31", "1899-12-31"),
