@@ -119,13 +119,78 @@ def test_controlled_term_blank_is_error_when_needed(tmp_path: Path) -> None:
     _line(message, "adsl.csv data row 1", "variable SAFFL", "rule controlled-term")
 
 
-def test_controlled_term_is_warning_when_not_needed(tmp_path: Path) -> None:
+def test_controlled_term_is_warning_when_not_used(tmp_path: Path) -> None:
     issues = DataIssues()
-    study = load_study(_broken(tmp_path, "adae", 2, "AEOUT", "RESOLVED"), analyses=ALL,
+    study = load_study(_broken(tmp_path, "adsl", 2, "AGEU", "YRS"), analyses=ALL,
                        issues=issues)
-    assert study.adae.loc[1, "AEOUT"] == "RESOLVED"  # kept
+    assert study.adsl.loc[1, "AGEU"] == "YRS"  # kept
     rows = issues.frame()[["file", "row", "variable", "rule", "severity"]].values.tolist()
-    assert rows == [["adae.csv", "2", "AEOUT", "controlled-term", "warning"]]
+    assert rows == [["adsl.csv", "2", "AGEU", "controlled-term", "warning"]]
+
+
+@pytest.mark.parametrize(("dataset", "variable", "value", "analysis"), [
+    ("adae", "AEOUT", "RESOLVED", "safety"),
+    ("adae", "ATOXGR", "6", "safety"),
+    ("adae", "AERELDEV", "MAYBE", "safety"),
+    ("adsl", "DTHFL", "N", "efficacy"),
+    ("adex", "SESSSTAT", "DONE", "exposure"),
+])
+def test_controlled_term_is_error_when_used(tmp_path: Path, dataset: str, variable: str,
+                                            value: str, analysis: str) -> None:
+    # Variables the analyses interpret when present (schema used_by): a bad value is an error,
+    # not a warning saying that no analysis uses it.
+    message = _error(_broken(tmp_path, dataset, 2, variable, value), (analysis,))
+    line = _line(message, f"{dataset}.csv data row 2", f"variable {variable}",
+                 "rule controlled-term")
+    assert f"value {value!r} is not one of" in line
+
+
+@pytest.mark.parametrize("value", ["0", "6", "1.5", "Grade 3", "severe"])
+def test_recognised_ae_toxicity_grade_outside_ctcae_is_an_error(tmp_path: Path,
+                                                                value: str) -> None:
+    # AETOXGR is not in this trial's files, but the AE analyses grade by it when present.
+    frames = valid_frames()
+    frames["adae"] = frames["adae"].drop(columns=["ATOXGR"])
+    frames["adae"]["AETOXGR"] = ["2", value]
+    message = _error(write_study(tmp_path / "study", frames), ("safety",))
+    _line(message, "adae.csv data row 2", "variable AETOXGR", "rule controlled-term")
+
+
+def test_lower_case_codes_are_upper_cased_once_and_listed(tmp_path: Path) -> None:
+    frames = valid_frames()
+    frames["adlb"]["PARAMCD"] = frames["adlb"]["PARAMCD"].str.replace("TBIL", "tbil")
+    frames["adsl"].loc[1, "SAFFL"] = "y"
+    issues = DataIssues()
+    study = load_study(write_study(tmp_path / "study", frames), analyses=ALL, issues=issues)
+    assert "tbil" not in set(study.adlb["PARAMCD"])
+    assert (study.adlb["PARAMCD"] == "TBIL").sum() == 6
+    assert study.adsl["SAFFL"].tolist() == ["Y", "Y", "Y"]
+    notes = issues.frame()[["file", "row", "variable", "rule", "severity"]].values.tolist()
+    assert notes == [["adlb.csv", "1", "PARAMCD", "code-case", "note"],
+                     ["adsl.csv", "2", "SAFFL", "code-case", "note"]]
+
+
+@pytest.mark.parametrize("value", ["0", "-0", "0.0"])
+def test_zero_concentration_is_impossible(tmp_path: Path, value: str) -> None:
+    # A bilirubin of 0 is no measurement (and broke the log-scale analyses of the report).
+    message = _error(_broken(tmp_path, "adlb", 2, "AVAL", value), ("labs",))
+    line = _line(message, "adlb.csv data row 2", "variable AVAL", "rule impossible-value")
+    assert "TBIL value 0 umol/L is impossible (must be above 0 and at most 10000)" in line
+
+
+@pytest.mark.parametrize(("value", "shown"), [("1899-12-31", "1899-12-31"),
+                                              ("2999-01-01", "'2999-01-01'")])
+def test_dates_far_in_the_past_or_future_are_impossible(tmp_path: Path, value: str,
+                                                        shown: str) -> None:
+    message = _error(_broken(tmp_path, "adae", 1, "ASTDT", value), ("safety",))
+    line = _line(message, "adae.csv data row 1", "variable ASTDT", "rule impossible-value")
+    assert f"value {shown} is impossible (dates run from 1900-01-01 to 2100-12-31)" in line
+
+
+def test_study_without_subjects_is_an_error(tmp_path: Path) -> None:
+    frames = {name: frame.iloc[:0] for name, frame in valid_frames().items()}
+    message = _error(write_study(tmp_path / "study", frames), ("safety",))
+    _line(message, "adsl.csv: rule dataset-empty: ADSL (adsl.csv) has no records")
 
 
 def test_key_duplicate(tmp_path: Path) -> None:

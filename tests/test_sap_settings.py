@@ -273,6 +273,21 @@ def test_missing_file(tmp_path: Path) -> None:
         load_sap(tmp_path / "nope.toml")
 
 
+def test_text_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "sap.toml"
+    path.write_bytes(TEXT.encode("utf-8") + "\n# Révision\n".encode("latin1"))
+    line = TEXT.count("\n") + 2
+    with pytest.raises(SettingsError, match=rf"sap.toml: not UTF-8 text: byte 0xE9 on line "
+                                            rf"{line} "):
+        load_sap(path)
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "sap.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    assert dataclasses.replace(load_sap(path), source=str(SAP_TOML)) == load_sap(SAP_TOML)
+
+
 # ------------------------------------------------------------------------------------------------
 # Wrong types and out-of-range values
 # ------------------------------------------------------------------------------------------------

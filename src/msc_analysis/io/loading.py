@@ -165,7 +165,8 @@ def load_study(
     wanted = check_analyses(analyses)
     found = DataIssues()
     if not root.is_dir():
-        raise DataError(f"study folder {root} does not exist or is not a folder")
+        what = "is not a folder" if root.exists() else "does not exist"
+        raise DataError(f"{root}: rule folder-missing: the study folder {what}")
 
     sources = find_sources(root)
     present = {s.dataset for s in sources}
@@ -190,6 +191,11 @@ def load_study(
 
     for dataset, frame in frames.items():
         frames[dataset] = _validate_dataset(SCHEMAS[dataset], frame, wanted, found)
+    if "ADSL" in frames and frames["ADSL"].empty:
+        names = ", ".join(s.name for s in groups["ADSL"])
+        validate.add(found, "error", file=names, rule="dataset-empty",
+                     message=f"ADSL ({names}) has no records: a study without subjects cannot "
+                             "be analysed")
 
     if "ADSL" in frames and "USUBJID" in frames["ADSL"].columns:
         subjects = set(frames["ADSL"]["USUBJID"].astype("str"))
@@ -252,7 +258,7 @@ def _load_dataset(
     found: DataIssues,
 ) -> pd.DataFrame | None:
     """Read, check presence and type each file of one dataset, and stack them."""
-    needed = set(schema.required_for(wanted))
+    interpreted = set(schema.interpreted_by(wanted))
     parts: list[pd.DataFrame] = []
     for source in sources:
         started = time.perf_counter()
@@ -264,15 +270,16 @@ def _load_dataset(
                              rule="variable-duplicate",
                              message=f"variable {name} appears more than once in the header")
             continue
-        except (OSError, ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            validate.add(found, "error", file=source.name, rule="file-unreadable",
-                         message=f"cannot read {source.path}: {exc}")
+        except Exception as exc:  # any reader's failure on a damaged or foreign file
+            _record_unreadable(source, exc, found)
             continue
         _record_notes(table, found)
         frame = table.frame
+        if _wrong_delimiter(frame, source, found):
+            continue
         validate.check_required(frame, schema, schema.required_for(wanted), source.name,
                                 wanted, found)
-        frame = validate.coerce_types(frame, schema, needed, source.kind, found)
+        frame = validate.coerce_types(frame, schema, interpreted, source.kind, found)
         if source.kind == "csv":
             frame = validate.infer_undeclared(frame, schema)
         log.info("read %s: %d rows, %d variables (%.2f s)", source.name, len(frame),
@@ -281,6 +288,58 @@ def _load_dataset(
     if not parts:
         return None
     return _stack(parts)
+
+
+def _record_unreadable(source: SourceFile, exc: Exception, found: DataIssues) -> None:
+    """Record why a file could not be read: its rule, row and variable when the reader knows
+    them (rule ``file-unreadable`` otherwise)."""
+    log.debug("reading %s failed", source.path, exc_info=True)
+    rule = str(getattr(exc, "rule", "file-unreadable"))
+    if isinstance(exc, UnicodeDecodeError) and source.kind == "csv":
+        reason = _decode_problem(source.path, exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:
+        reason = str(exc) or type(exc).__name__
+    what = "cannot read" if rule == "file-unreadable" else "refused"
+    validate.add(found, "error", file=source.name, row=getattr(exc, "row", None),
+                 variable=str(getattr(exc, "variable", "")), rule=rule,
+                 message=f"{what} {source.path}: {reason}")
+
+
+def _decode_problem(path: Path, exc: UnicodeDecodeError) -> str:
+    """Where a CSV file stops being UTF-8: the byte and its line (1 = header)."""
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as found:
+        line = data.count(b"\n", 0, found.start) + 1
+        byte = data[found.start:found.start + 1].hex().upper()
+        return (f"the file is not UTF-8 text: byte 0x{byte} on line {line} (the header is "
+                "line 1) is no UTF-8 character; save the file as UTF-8")
+    except OSError:
+        pass
+    return f"the file is not UTF-8 text ({exc})"
+
+
+#: Delimiters other than the comma that a one-column CSV header may reveal.
+_OTHER_DELIMITERS: tuple[tuple[str, str], ...] = ((";", "semicolons"), ("\t", "tabs"),
+                                                  ("|", "vertical bars"))
+
+
+def _wrong_delimiter(frame: pd.DataFrame, source: SourceFile, found: DataIssues) -> bool:
+    """Rule ``delimiter``: a CSV whose header is one field holding another delimiter."""
+    columns = [c for c in frame.columns if c not in (FILE_COLUMN, ROW_COLUMN)]
+    if source.kind != "csv" or len(columns) != 1:
+        return False
+    for delimiter, name in _OTHER_DELIMITERS:
+        if delimiter in columns[0]:
+            shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
+            validate.add(found, "error", file=source.name, rule="delimiter",
+                         message=(f"the header is one field, {shown!r}, separated by {name}: "
+                                  "fields must be separated by commas"))
+            return True
+    return False
 
 
 def _record_notes(table: Table, found: DataIssues) -> None:
@@ -320,10 +379,12 @@ def _kind(values: pd.Series) -> str:
 def _validate_dataset(
     schema: DatasetSchema, frame: pd.DataFrame, wanted: tuple[str, ...], found: DataIssues
 ) -> pd.DataFrame:
-    """Apply the single-dataset rules; convert units of ADLB / ADVS."""
+    """Upper-case codes, apply the single-dataset rules; convert units of ADLB / ADVS."""
     needed = set(schema.required_for(wanted))
+    frame = validate.normalise_codes(frame, schema, found)
     validate.check_subject_ids(frame, schema.name, found)
-    validate.check_controlled_terms(frame, schema, needed, found)
+    validate.check_controlled_terms(frame, schema, needed, found,
+                                    used=set(schema.interpreted_by(wanted)))
     validate.check_ranges(frame, schema, found)
     validate.check_keys(frame, schema, found)
     validate.check_date_order(frame, schema.name, found)

@@ -18,8 +18,15 @@ The readers only normalise the *physical* representation, never the content:
 - SAS numeric variables carrying a date or datetime format become ``datetime64[ns]``;
 - in SAS transport files a character value of ``"."`` (SAS's missing-value dot, which some
   producers write into character variables) becomes ``""``;
+- blank lines at the end of a CSV file are dropped, with a note (a blank line between records
+  is kept as a record, which the validator reports);
 - two provenance columns are added: :data:`FILE_COLUMN` (the file name) and :data:`ROW_COLUMN`
   (the 1-based data row as a person counts rows in the file, header line excluded).
+
+A damaged file is refused, never read in part: a CSV record with more or fewer fields than the
+header (:mod:`msc_analysis.io.csv_shape`), a SAS transport file whose bytes do not match its
+headers (:mod:`msc_analysis.io.xport`), a gzip stream cut short, an empty file, a folder or a
+broken link in the place of a file.
 
 Types are *declared* by :mod:`msc_analysis.io.schema` and enforced by
 :mod:`msc_analysis.io.validate`; CSV values therefore stay text here.
@@ -28,10 +35,11 @@ Types are *declared* by :mod:`msc_analysis.io.schema` and enforced by
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import re
-import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -40,6 +48,8 @@ import numpy as np
 import pandas as pd
 
 from msc_analysis.csv_cells import restore, restore_column
+from msc_analysis.io.csv_shape import check_fields
+from msc_analysis.io.xport import XportLayoutError, check_record_count, xport_layout
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,8 @@ SAS_DATETIME_FORMATS: frozenset[str] = frozenset({
 })
 
 _SAS_EPOCH = np.datetime64("1960-01-01T00:00:00", "ns")
+#: SAS dates further than this from 1960 (250 years, in nanoseconds) are no dates.
+_SAS_LIMIT_NS = 250 * 365.25 * 86_400 * 1e9
 #: pandas decodes some IBM-float zeros as 5.397605e-79; no real value is this small.
 _IBM_ZERO_LIMIT = 1e-70
 
@@ -167,7 +179,9 @@ def find_sources(folder: Path) -> list[SourceFile]:
     Parameters
     ----------
     folder : Path
-        The study folder. Sub-folders and unrelated files are ignored.
+        The study folder. Entries whose names are not dataset file names are ignored; an
+        entry named like a dataset file that is no regular file (a folder, a broken or looping
+        link) is listed all the same, so that the loader reports it instead of skipping it.
 
     Returns
     -------
@@ -176,8 +190,6 @@ def find_sources(folder: Path) -> list[SourceFile]:
     """
     found: list[SourceFile] = []
     for path in sorted(folder.iterdir(), key=lambda p: p.name.lower()):
-        if not path.is_file():
-            continue
         hit = classify(path)
         if hit is None:
             continue
@@ -202,10 +214,20 @@ def read_table(source: SourceFile) -> Table:
     Raises
     ------
     OSError, ValueError
-        When the file cannot be read; the loader turns this into a data error.
+        When the file cannot be read; the loader turns this into a data error. The reader's own
+        errors (:class:`~msc_analysis.io.xport.XportLayoutError`,
+        :class:`~msc_analysis.io.csv_shape.FieldCountError`, :class:`ImpossibleValueError`)
+        carry the rule broken and, where there is one, the row and the variable.
     """
+    if source.path.is_dir():
+        raise IsADirectoryError(f"{source.name} is a folder, not a file")
+    if source.path.stat().st_size == 0:
+        raise EmptyFileError("the file is empty (0 bytes)")
     if source.kind == "csv":
+        check_fields(source.path)
         frame, notes = _read_csv(source.path)
+        frame, blank = _drop_trailing_blank_lines(frame)
+        notes = [*notes, *blank]
     elif source.kind == "parquet":
         frame, notes = _read_parquet(source.path), []
     else:
@@ -216,6 +238,48 @@ def read_table(source: SourceFile) -> Table:
     return Table(source, frame, tuple(notes))
 
 
+def _drop_trailing_blank_lines(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Blank lines at the end of a CSV file are no records: drop them, with a note.
+
+    (A blank line between records stays a record, so that row numbers match the file, and the
+    validator reports it.)
+    """
+    if frame.empty or (frame.iloc[-1] != "").any():
+        return frame, []  # the usual case, found at the cost of one record
+    filled = (frame != "").any(axis=1).to_numpy()
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    blank = len(frame) - last
+    if not blank:
+        return frame, []
+    return frame.iloc[:last], [("", f"{blank} blank line(s) at the end of the file ignored "
+                                    f"(after data row {last})")]
+
+
+class EmptyFileError(ValueError):
+    """A dataset file of 0 bytes."""
+
+
+class ImpossibleValueError(ValueError):
+    """A value the reader cannot represent (a SAS date centuries away).
+
+    Parameters
+    ----------
+    variable : str
+        The variable.
+    row : int
+        The 1-based data row of the first such value.
+    message : str
+        What is wrong.
+    """
+
+    rule = "impossible-value"
+
+    def __init__(self, variable: str, row: int, message: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.row = row
+
+
 class DuplicateColumnsError(ValueError):
     """Two columns of a file have the same name once upper-cased."""
 
@@ -224,11 +288,20 @@ class DuplicateColumnsError(ValueError):
         self.names = names
 
 
+_MANGLED = re.compile(r"^(.+)\.(\d+)$")
+
+
 def _normalise_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame.columns = [str(c).strip().upper() for c in frame.columns]
-    repeated = frame.columns[frame.columns.duplicated()]
-    if len(repeated):
-        raise DuplicateColumnsError(sorted(set(repeated)))
+    repeated = set(frame.columns[frame.columns.duplicated()])
+    # pandas' CSV reader renames a repeated name: the second AVAL becomes AVAL.1.
+    names = set(frame.columns)
+    for name in names:
+        match = _MANGLED.match(name)
+        if match and match.group(1) in names:
+            repeated.add(match.group(1))
+    if repeated:
+        raise DuplicateColumnsError(sorted(repeated))
     return frame
 
 
@@ -268,26 +341,51 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     frame = _normalise_columns(pd.read_parquet(path))
     for name in frame.columns:
         values = frame[name]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # Parquet dictionary columns
+            values = values.astype(object)
         if pd.api.types.is_bool_dtype(values):
             frame[name] = values.map({True: "Y", False: "N"}).astype("str").fillna("")
         elif pd.api.types.is_numeric_dtype(values):
             frame[name] = values.astype("float64")
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
-            frame[name] = values.dt.tz_localize(None).astype("datetime64[ns]")
+            frame[name] = _nanoseconds(values.dt.tz_localize(None))
         elif pd.api.types.is_datetime64_any_dtype(values):
-            frame[name] = values.astype("datetime64[ns]")
+            frame[name] = _nanoseconds(values)
         else:
             frame[name] = _clean_text(values.where(values.notna(), ""))
     return frame
 
 
+def _nanoseconds(values: pd.Series) -> pd.Series:
+    """``datetime64[ns]``, or :class:`ImpossibleValueError` for a date beyond its years
+    (1677-2262), which a Parquet file can hold."""
+    if values.dtype != "datetime64[ns]":
+        far = np.flatnonzero(((values < pd.Timestamp.min) | (values > pd.Timestamp.max))
+                             .to_numpy())
+        if far.size:
+            raise ImpossibleValueError(
+                str(values.name), int(far[0]) + 1,
+                f"value {values.iloc[far[0]]} is impossible: no date of a trial "
+                f"({far.size} value(s) alike)")
+    return values.astype("datetime64[ns]")
+
+
 def _read_xpt(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Read SAS transport v5 with pandas (fast), v8 with pyreadstat."""
-    compression = "gzip" if path.name.lower().endswith(".gz") else None
-    read = _read_xpt_pandas(path, compression) if _is_xport_v5(path, compression) else None
+    """Read SAS transport: v5 with records over 80 bytes with pandas (fast), else pyreadstat.
+
+    The file's layout is computed from its headers first (:mod:`msc_analysis.io.xport`) and the
+    reader's record count checked against it, so a file cut short is refused, never read in
+    part.
+    """
+    data = _xpt_bytes(path)
+    layout = xport_layout(data)
+    read = None
+    if layout.version == 5 and layout.record_length > 80:
+        read = _read_xpt_pandas(data, path.name)
     if read is None:
-        read = _read_xpt_pyreadstat(path, compression)
+        read = _read_xpt_pyreadstat(path, data)
     frame, formats = read
+    check_record_count(layout, len(frame))
     frame = _normalise_columns(frame)
     formats = {str(k).strip().upper(): v for k, v in formats.items()}
     notes: list[tuple[str, str]] = []
@@ -312,11 +410,19 @@ def _read_xpt(path: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     return frame, notes
 
 
-def _is_xport_v5(path: Path, compression: str | None) -> bool:
-    opener = gzip.open if compression == "gzip" else open
-    with opener(path, "rb") as handle:  # type: ignore[operator]
-        head = handle.read(80)
-    return head.startswith(b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!")
+def _xpt_bytes(path: Path) -> bytes:
+    """The whole transport file, unpacked when gzip-compressed (``.gz``)."""
+    if not path.name.lower().endswith(".gz"):
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except EOFError:
+        raise XportLayoutError("its gzip stream ends before its end marker: the file is cut "
+                               "short", rule="file-truncated") from None
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise XportLayoutError(f"not a valid gzip file ({exc})", rule="file-unreadable"
+                               ) from None
 
 
 def _format_name(fmt: object) -> str:
@@ -330,9 +436,23 @@ def _format_name(fmt: object) -> str:
 
 
 def _sas_to_datetime(values: pd.Series, unit_ns: int) -> pd.Series:
-    """SAS day or second counts from 1960-01-01 -> ``datetime64[ns]`` (missing -> NaT)."""
+    """SAS day or second counts from 1960-01-01 -> ``datetime64[ns]`` (missing -> NaT).
+
+    Raises
+    ------
+    ImpossibleValueError
+        For a count more than 250 years from 1960 (no date of a trial; beyond 2262 it would
+        not even fit ``datetime64[ns]``).
+    """
     raw = values.to_numpy(dtype="float64")
     valid = np.isfinite(raw)
+    far = np.flatnonzero(valid & (np.abs(raw) * unit_ns > _SAS_LIMIT_NS))
+    if far.size:
+        what = "days" if unit_ns > 10**9 else "seconds"
+        raise ImpossibleValueError(
+            str(values.name), int(far[0]) + 1,
+            f"value {raw[far[0]]:g} is impossible: as {what} since 1960-01-01 it is no date "
+            f"within 250 years of 1960 ({far.size} value(s) alike)")
     nanos = np.zeros(raw.shape, dtype="int64")
     nanos[valid] = np.round(raw[valid] * unit_ns).astype("int64")
     stamps = _SAS_EPOCH + nanos.astype("timedelta64[ns]")
@@ -340,9 +460,7 @@ def _sas_to_datetime(values: pd.Series, unit_ns: int) -> pd.Series:
     return pd.Series(stamps, index=values.index, dtype="datetime64[ns]")
 
 
-def _read_xpt_pandas(
-    path: Path, compression: str | None
-) -> tuple[pd.DataFrame, dict[str, object]] | None:
+def _read_xpt_pandas(data: bytes, name: str) -> tuple[pd.DataFrame, dict[str, object]] | None:
     """Read XPORT v5 with pandas, the fastest reader; None when pandas cannot be trusted.
 
     pandas counts the records of a file whose records are at most 80 bytes long by counting
@@ -351,9 +469,8 @@ def _read_xpt_pandas(
     """
     for encoding in ("utf-8", "latin1"):
         try:
-            with pd.read_sas(
-                path, format="xport", encoding=encoding, iterator=True, compression=compression
-            ) as reader:
+            with pd.read_sas(io.BytesIO(data), format="xport", encoding=encoding,
+                             iterator=True) as reader:
                 if reader.record_length <= 80:  # type: ignore[attr-defined]
                     return None
                 formats = {
@@ -362,28 +479,25 @@ def _read_xpt_pandas(
                 frame = reader.read()
             return frame, formats
         except UnicodeDecodeError:
-            log.debug("%s is not UTF-8; reading it as Latin-1", path.name)
-    raise ValueError(f"cannot decode the text of {path.name}")  # pragma: no cover
+            log.debug("%s is not UTF-8; reading it as Latin-1", name)
+    raise ValueError(f"cannot decode the text of {name}")  # pragma: no cover
 
 
 def _decode(value: object) -> str:
     return value.decode("latin1").strip() if isinstance(value, bytes) else str(value).strip()
 
 
-def _read_xpt_pyreadstat(
-    path: Path, compression: str | None
-) -> tuple[pd.DataFrame, dict[str, object]]:
+def _read_xpt_pyreadstat(path: Path, data: bytes) -> tuple[pd.DataFrame, dict[str, object]]:
     import pyreadstat
 
     try:
-        if compression != "gzip":
+        if not path.name.lower().endswith(".gz"):
             frame, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
             return frame, dict(meta.original_variable_types)
-        # pyreadstat needs a real file: unpack the gzip into a temporary one.
+        # pyreadstat needs a real file: write the unpacked bytes into a temporary one.
         with tempfile.TemporaryDirectory(prefix="msc_xpt_") as tmp:
             target = Path(tmp) / path.name[: -len(".gz")]
-            with gzip.open(path, "rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+            target.write_bytes(data)
             frame, meta = pyreadstat.read_xport(str(target), disable_datetime_conversion=True)
         return frame, dict(meta.original_variable_types)
     except pyreadstat.ReadstatError as exc:

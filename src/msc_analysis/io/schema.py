@@ -24,6 +24,15 @@ NY = ("Y", "N")
 YBLANK = ("Y", "")
 RELATIONSHIP = ("NOT RELATED", "UNLIKELY RELATED", "POSSIBLY RELATED", "PROBABLY RELATED",
                 "DEFINITELY RELATED")
+#: CTCAE grades (1 mild to 5 death); blank when not graded.
+GRADES = ("1", "2", "3", "4", "5", "")
+#: Analyses that read the follow-up of a subject (deaths, transplants, last contact, status):
+#: the data cut-off, the survival analysis, the monitoring rule and the disposition table.
+_FOLLOW_UP = ("safety", "efficacy", "report")
+#: Analyses that read laboratory values beyond the required variables.
+_LABS = ("labs", "efficacy")
+#: Analyses that read adverse events.
+_AE = ("safety",)
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,10 @@ class Variable:
         Controlled terminology; values outside it are an error (blank allowed unless required).
     needed_by : tuple of str
         Analyses (see :data:`ANALYSES`) for which the variable must be present.
+    used_by : tuple of str
+        Analyses that interpret the variable when it is present (it need not be): a value that
+        breaks its type or terminology is then an error, as for ``needed_by``, rather than a
+        warning saying the value is not used.
     minimum, maximum : float, optional
         Inclusive range of possible values; outside it is an error (an impossible value).
     strictly_positive : bool
@@ -56,6 +69,7 @@ class Variable:
     unit: str | None = None
     allowed: tuple[str, ...] | None = None
     needed_by: tuple[str, ...] = ()
+    used_by: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
     strictly_positive: bool = False
@@ -77,6 +91,10 @@ class DatasetSchema:
         The declared variables, in the order files are written.
     needed_by : tuple of str
         Analyses for which the dataset itself must be present.
+    recognised : tuple of Variable
+        Variables this trial's files do not carry but other studies' data may, which the
+        analyses interpret when present (the CDISC pilot's severity ``AESEV``): typed and
+        checked like declared variables, never required, not in :attr:`names`.
     """
 
     name: str
@@ -84,11 +102,18 @@ class DatasetSchema:
     keys: tuple[str, ...]
     variables: tuple[Variable, ...]
     needed_by: tuple[str, ...] = ()
+    recognised: tuple[Variable, ...] = ()
     _index: dict[str, Variable] = field(default_factory=dict, init=False, repr=False,
                                         compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", {v.name: v for v in self.variables})
+        object.__setattr__(self, "_index",
+                           {v.name: v for v in (*self.variables, *self.recognised)})
+
+    @property
+    def checked(self) -> tuple[Variable, ...]:
+        """The declared and the recognised variables: those the validator types and checks."""
+        return (*self.variables, *self.recognised)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -107,6 +132,15 @@ class DatasetSchema:
         """Names of the variables needed by any of ``analyses`` (``core`` always included)."""
         wanted = {"core", *analyses}
         return tuple(v.name for v in self.variables if wanted.intersection(v.needed_by))
+
+    def interpreted_by(self, analyses: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """Names of the variables any of ``analyses`` needs or uses when present.
+
+        A bad value of one of these is an error; of any other variable, a warning.
+        """
+        wanted = {"core", *analyses}
+        return tuple(v.name for v in self.checked
+                     if wanted.intersection((*v.needed_by, *v.used_by)))
 
 
 def _v(name: str, type_: VarType, label: str, **kw: object) -> Variable:
@@ -132,29 +166,32 @@ ADSL = DatasetSchema(
         _v("SEX", "char", "Sex", allowed=("M", "F", "U"), needed_by=("report",)),
         _v("TRT01A", "char", "Actual Treatment for Period 01"),
         _v("ETIOL", "char", "Etiology of Liver Failure",
-           allowed=("HBV", "HEV", "DRUG-INDUCED", "ALCOHOL", "AUTOIMMUNE", "OTHER")),
-        _v("LFTYPE", "char", "Liver Failure Type", allowed=("ALF", "ACLF")),
+           allowed=("HBV", "HEV", "DRUG-INDUCED", "ALCOHOL", "AUTOIMMUNE", "OTHER"),
+           used_by=("report",)),
+        _v("LFTYPE", "char", "Liver Failure Type", allowed=("ALF", "ACLF"), used_by=("report",)),
         _v("HEGRBL", "int", "Baseline Hepatic Encephalopathy Grade", unit="West Haven grade",
-           minimum=0, maximum=4),
-        _v("MELDSCR", "num", "MELD Score at Screening", minimum=6, maximum=40),
-        _v("RFICDT", "date", "Date of Informed Consent"),
-        _v("ENRLDT", "date", "Date of Enrolment"),
+           minimum=0, maximum=4, used_by=("report",)),
+        _v("MELDSCR", "num", "MELD Score at Screening", minimum=6, maximum=40, used_by=("report",)),
+        _v("RFICDT", "date", "Date of Informed Consent", used_by=("report",)),
+        _v("ENRLDT", "date", "Date of Enrolment", used_by=("report",)),
         _v("TRTSDT", "date", "Date of First Session", needed_by=("safety", "efficacy")),
-        _v("TRTEDT", "date", "Date of Last Session"),
-        _v("NSESS", "int", "Number of Sessions Started", minimum=0, maximum=50),
-        _v("ENRLFL", "char", "Enrolled Population Flag", allowed=NY),
+        _v("TRTEDT", "date", "Date of Last Session", used_by=("safety", "exposure")),
+        _v("NSESS", "int", "Number of Sessions Started", minimum=0, maximum=50,
+           used_by=("exposure",)),
+        _v("ENRLFL", "char", "Enrolled Population Flag", allowed=NY, used_by=("report",)),
         _v("SAFFL", "char", "Safety Population Flag", allowed=NY, needed_by=("safety",)),
         _v("FASFL", "char", "Full Analysis Set Population Flag", allowed=NY,
            needed_by=("efficacy",)),
-        _v("PPROTFL", "char", "Per-Protocol Population Flag", allowed=NY),
+        _v("PPROTFL", "char", "Per-Protocol Population Flag", allowed=NY,
+           used_by=("efficacy", "report")),
         _v("EOSSTT", "char", "End of Study Status",
-           allowed=("COMPLETED", "DISCONTINUED", "ONGOING")),
+           allowed=("COMPLETED", "DISCONTINUED", "ONGOING"), used_by=_FOLLOW_UP),
         _v("DCSREAS", "char", "Reason for Discontinuation from Study"),
-        _v("DTHFL", "char", "Subject Death Flag", allowed=YBLANK),
-        _v("DTHDT", "date", "Date of Death"),
-        _v("LTXFL", "char", "Liver Transplant Flag", allowed=YBLANK),
-        _v("LTXDT", "date", "Date of Liver Transplant"),
-        _v("LSTALVDT", "date", "Date Last Known Alive"),
+        _v("DTHFL", "char", "Subject Death Flag", allowed=YBLANK, used_by=_FOLLOW_UP),
+        _v("DTHDT", "date", "Date of Death", used_by=_FOLLOW_UP),
+        _v("LTXFL", "char", "Liver Transplant Flag", allowed=YBLANK, used_by=_FOLLOW_UP),
+        _v("LTXDT", "date", "Date of Liver Transplant", used_by=_FOLLOW_UP),
+        _v("LSTALVDT", "date", "Date Last Known Alive", used_by=_FOLLOW_UP),
     ),
 )
 
@@ -166,15 +203,20 @@ ADEX = DatasetSchema(
     variables=(
         *_STUDY,
         _v("SESSNUM", "int", "Session Number", minimum=1, maximum=50, needed_by=("exposure",)),
-        _v("ASTDTM", "datetime", "Session Start Datetime", needed_by=("exposure",)),
-        _v("AENDTM", "datetime", "Session End Datetime", needed_by=("exposure",)),
-        _v("EXDUR", "num", "Session Duration", unit="min", minimum=0, maximum=24 * 60),
-        _v("PLVOL", "num", "Plasma Volume Processed", unit="mL", minimum=0, maximum=30000),
+        _v("ASTDTM", "datetime", "Session Start Datetime", needed_by=("exposure",),
+           used_by=("safety",)),
+        _v("AENDTM", "datetime", "Session End Datetime", needed_by=("exposure",),
+           used_by=("safety",)),
+        _v("EXDUR", "num", "Session Duration", unit="min", minimum=0, maximum=24 * 60,
+           used_by=("exposure",)),
+        _v("PLVOL", "num", "Plasma Volume Processed", unit="mL", minimum=0, maximum=30000,
+           used_by=("exposure",)),
         _v("MSCDOSE", "num", "MSC Dose Loaded in Bioreactor", unit="10^9 cells", minimum=0,
-           maximum=100),
-        _v("ANTICOAG", "char", "Anticoagulant", allowed=("HEPARIN", "CITRATE")),
+           maximum=100, used_by=("exposure",)),
+        _v("ANTICOAG", "char", "Anticoagulant", allowed=("HEPARIN", "CITRATE"),
+           used_by=("exposure",)),
         _v("SESSSTAT", "char", "Session Completion Status",
-           allowed=("COMPLETED", "INTERRUPTED", "STOPPED")),
+           allowed=("COMPLETED", "INTERRUPTED", "STOPPED"), used_by=("exposure",)),
         _v("INTRREAS", "char", "Reason Session Interrupted or Stopped"),
     ),
 )
@@ -192,17 +234,17 @@ ADLB = DatasetSchema(
         _v("AVALU", "char", "Analysis Value Unit"),
         _v("LBORRES", "char", "Result in Original Units"),
         _v("LBORRESU", "char", "Original Units"),
-        _v("ADTM", "datetime", "Analysis Datetime", needed_by=("efficacy",)),
-        _v("ADT", "date", "Analysis Date"),
-        _v("ADY", "int", "Analysis Relative Day"),
+        _v("ADTM", "datetime", "Analysis Datetime", needed_by=("efficacy",), used_by=_LABS),
+        _v("ADT", "date", "Analysis Date", used_by=_LABS),
+        _v("ADY", "int", "Analysis Relative Day", used_by=_LABS),
         _v("AVISIT", "char", "Analysis Visit", needed_by=("labs",)),
-        _v("AVISITN", "num", "Analysis Visit (N)", needed_by=("labs",)),
-        _v("ATPT", "char", "Analysis Timepoint", allowed=("PRE", "POST", "")),
-        _v("SESSNUM", "int", "Session Number", minimum=1, maximum=50),
-        _v("ANRLO", "num", "Analysis Normal Range Lower Limit"),
-        _v("ANRHI", "num", "Analysis Normal Range Upper Limit"),
-        _v("LLOQ", "num", "Lower Limit of Quantitation", minimum=0),
-        _v("BLQFL", "char", "Below LLOQ Flag", allowed=YBLANK),
+        _v("AVISITN", "num", "Analysis Visit (N)", needed_by=("labs",), used_by=_LABS),
+        _v("ATPT", "char", "Analysis Timepoint", allowed=("PRE", "POST", ""), used_by=_LABS),
+        _v("SESSNUM", "int", "Session Number", minimum=1, maximum=50, used_by=_LABS),
+        _v("ANRLO", "num", "Analysis Normal Range Lower Limit", used_by=_LABS),
+        _v("ANRHI", "num", "Analysis Normal Range Upper Limit", used_by=_LABS),
+        _v("LLOQ", "num", "Lower Limit of Quantitation", minimum=0, used_by=_LABS),
+        _v("BLQFL", "char", "Below LLOQ Flag", allowed=YBLANK, used_by=_LABS),
     ),
 )
 
@@ -213,31 +255,43 @@ ADAE = DatasetSchema(
     needed_by=("safety",),
     variables=(
         *_STUDY,
-        _v("AESEQ", "int", "Sequence Number", minimum=1),
+        _v("AESEQ", "int", "Sequence Number", minimum=1, used_by=_AE),
         _v("AETERM", "char", "Reported Term for the Adverse Event"),
         _v("AEDECOD", "char", "Dictionary-Derived Term", needed_by=("safety",)),
         _v("AEBODSYS", "char", "Body System or Organ Class", needed_by=("safety",)),
-        _v("ASTDT", "date", "Analysis Start Date"),
-        _v("AENDT", "date", "Analysis End Date"),
-        _v("ATOXGR", "char", "Analysis Toxicity Grade", allowed=("1", "2", "3", "4", "5", "")),
-        _v("AESER", "char", "Serious Event", allowed=(*NY, "")),
-        _v("AESDTH", "char", "Results in Death", allowed=(*NY, "")),
-        _v("AESLIFE", "char", "Is Life Threatening", allowed=(*NY, "")),
-        _v("AESHOSP", "char", "Requires or Prolongs Hospitalization", allowed=(*NY, "")),
-        _v("AESDISAB", "char", "Persist or Signif Disability/Incapacity", allowed=(*NY, "")),
-        _v("AESCONG", "char", "Congenital Anomaly or Birth Defect", allowed=(*NY, "")),
-        _v("AESMIE", "char", "Other Medically Important Serious Event", allowed=(*NY, "")),
-        _v("AERELDEV", "char", "Relationship to Device", allowed=(*RELATIONSHIP, "")),
-        _v("AERELMSC", "char", "Relationship to MSC", allowed=(*RELATIONSHIP, "")),
-        _v("AERELPRC", "char", "Relationship to Procedure", allowed=(*RELATIONSHIP, "")),
+        _v("ASTDT", "date", "Analysis Start Date", used_by=_AE),
+        _v("AENDT", "date", "Analysis End Date", used_by=_AE),
+        _v("ATOXGR", "char", "Analysis Toxicity Grade", allowed=GRADES,
+           used_by=_AE),
+        _v("AESER", "char", "Serious Event", allowed=(*NY, ""), used_by=_AE),
+        _v("AESDTH", "char", "Results in Death", allowed=(*NY, ""), used_by=_AE),
+        _v("AESLIFE", "char", "Is Life Threatening", allowed=(*NY, ""), used_by=_AE),
+        _v("AESHOSP", "char", "Requires or Prolongs Hospitalization", allowed=(*NY, ""),
+           used_by=_AE),
+        _v("AESDISAB", "char", "Persist or Signif Disability/Incapacity", allowed=(*NY, ""),
+           used_by=_AE),
+        _v("AESCONG", "char", "Congenital Anomaly or Birth Defect", allowed=(*NY, ""), used_by=_AE),
+        _v("AESMIE", "char", "Other Medically Important Serious Event", allowed=(*NY, ""),
+           used_by=_AE),
+        _v("AERELDEV", "char", "Relationship to Device", allowed=(*RELATIONSHIP, ""), used_by=_AE),
+        _v("AERELMSC", "char", "Relationship to MSC", allowed=(*RELATIONSHIP, ""), used_by=_AE),
+        _v("AERELPRC", "char", "Relationship to Procedure", allowed=(*RELATIONSHIP, ""),
+           used_by=_AE),
         _v("AEACN", "char", "Action Taken with Sessions",
            allowed=("NONE", "SESSION INTERRUPTED", "SESSION STOPPED", "SESSIONS DISCONTINUED",
-                    "NOT APPLICABLE", "")),
+                    "NOT APPLICABLE", ""), used_by=_AE),
         _v("AEOUT", "char", "Outcome of Adverse Event",
            allowed=("RECOVERED/RESOLVED", "RECOVERING/RESOLVING", "NOT RECOVERED/NOT RESOLVED",
-                    "RECOVERED/RESOLVED WITH SEQUELAE", "FATAL", "UNKNOWN", "")),
-        _v("SESSNUM", "int", "Session After Which the AE Began", minimum=1, maximum=50),
-        _v("TRTEMFL", "char", "Treatment Emergent Analysis Flag", allowed=(*YBLANK, "N")),
+                    "RECOVERED/RESOLVED WITH SEQUELAE", "FATAL", "UNKNOWN", ""), used_by=_AE),
+        _v("SESSNUM", "int", "Session After Which the AE Began", minimum=1, maximum=50,
+           used_by=_AE),
+        _v("TRTEMFL", "char", "Treatment Emergent Analysis Flag", allowed=(*YBLANK, "N"),
+           used_by=_AE),
+    ),
+    recognised=(
+        _v("AETOXGR", "char", "Standard Toxicity Grade", allowed=GRADES, used_by=_AE),
+        _v("AESEV", "char", "Severity/Intensity", allowed=("MILD", "MODERATE", "SEVERE", ""),
+           used_by=_AE),
     ),
 )
 
@@ -252,11 +306,11 @@ ADVS = DatasetSchema(
         _v("PARAM", "char", "Parameter", needed_by=("vitals",)),
         _v("AVAL", "num", "Analysis Value", needed_by=("vitals",)),
         _v("AVALU", "char", "Analysis Value Unit"),
-        _v("ADTM", "datetime", "Analysis Datetime"),
+        _v("ADTM", "datetime", "Analysis Datetime", used_by=("vitals",)),
         _v("AVISIT", "char", "Analysis Visit"),
-        _v("AVISITN", "num", "Analysis Visit (N)"),
+        _v("AVISITN", "num", "Analysis Visit (N)", used_by=("vitals",)),
         _v("ATPT", "char", "Analysis Timepoint", allowed=("PRE", "DURING", "POST", "")),
-        _v("SESSNUM", "int", "Session Number", minimum=1, maximum=50),
+        _v("SESSNUM", "int", "Session Number", minimum=1, maximum=50, used_by=("vitals",)),
     ),
 )
 

@@ -97,18 +97,36 @@ UNIT_CONVERSIONS: dict[str, dict[str, Conversion]] = {
              "degf": Conversion(5 / 9, -32 * 5 / 9)},
 }
 
+#: Parameters whose value is a concentration or an enzyme activity measured by an assay: a
+#: result of 0 (or -0) is no measurement (an assay reports a value below its limit of
+#: quantitation as ``<LLOQ``, BLQFL = Y), and the SAP analyses them on the log scale.
+POSITIVE_PARAMETERS: tuple[str, ...] = ("TBIL", "DBIL", "IL6", "TNFA", "CRP", "ALT", "AST",
+                                        "CREAT")
+
+#: Values no assay or device reports, per trial parameter (SI unit): each is ten times or more
+#: the highest value reported in a living patient (bilirubin 1,000 umol/L, aminotransferases
+#: 30,000 U/L, IL-6 10^6 pg/mL, ...). They catch values such as 1e300, which overflowed the
+#: geometric statistics of the report, never a real extreme.
+UPPER_LIMITS: dict[str, float] = {
+    "TBIL": 10_000.0, "DBIL": 10_000.0, "INR": 100.0, "IL6": 1e7, "TNFA": 1e7, "CRP": 10_000.0,
+    "ALT": 1e6, "AST": 1e6, "ALB": 1_000.0, "CREAT": 100_000.0, "SODIUM": 1_000.0,
+    "PLAT": 100_000.0, "HGB": 1_000.0, "FIBRINO": 1_000.0, "CALCIUM": 100.0,
+    "SYSBP": 1_000.0, "DIABP": 1_000.0, "PULSE": 1_000.0,
+}
+
 #: Physically possible analysis values per trial parameter (in its SI unit):
 #: ``(lower bound, lower bound allowed?, upper bound or None)``.
 VALUE_LIMITS: dict[str, tuple[float, bool, float | None]] = {
-    **{code: (0.0, True, None) for code in LAB_PARAMETERS},
-    "INR": (0.0, False, None),
+    **{code: (0.0, True, UPPER_LIMITS.get(code)) for code in LAB_PARAMETERS},
+    **{code: (0.0, False, UPPER_LIMITS[code]) for code in POSITIVE_PARAMETERS},
+    "INR": (0.0, False, UPPER_LIMITS["INR"]),
     "PTA": (0.0, True, 300.0),
-    "SODIUM": (0.0, False, None),
-    "HGB": (0.0, False, None),
-    "CALCIUM": (0.0, False, None),
-    "SYSBP": (0.0, False, None),
-    "DIABP": (0.0, False, None),
-    "PULSE": (0.0, False, None),
+    "SODIUM": (0.0, False, UPPER_LIMITS["SODIUM"]),
+    "HGB": (0.0, False, UPPER_LIMITS["HGB"]),
+    "CALCIUM": (0.0, False, UPPER_LIMITS["CALCIUM"]),
+    "SYSBP": (0.0, False, UPPER_LIMITS["SYSBP"]),
+    "DIABP": (0.0, False, UPPER_LIMITS["DIABP"]),
+    "PULSE": (0.0, False, UPPER_LIMITS["PULSE"]),
     "TEMP": (20.0, True, 46.0),
 }
 

@@ -21,19 +21,32 @@ variable and the rule code. Rule codes:
   :data:`DATE_ORDER`);
 - ``subject-not-in-adsl``: a USUBJID of ADLB, ADAE, ADEX or ADVS that ADSL lacks;
 - ``unit-unknown``: a unit not known for a known parameter (see :mod:`msc_analysis.io.units`);
-- ``impossible-value``: a value outside the schema's minimum / maximum / strictly positive, or
-  a laboratory / vital-sign value that cannot occur (negative concentration, INR of 0).
+- ``impossible-value``: a value outside the schema's minimum / maximum / strictly positive, a
+  laboratory / vital-sign value that cannot occur (negative concentration, INR of 0), or a date
+  outside :data:`DATE_LIMITS`;
+- ``dataset-empty``: an ADSL without records (a study without subjects);
+- ``field-count``, ``file-truncated``, ``file-layout``: a file whose records do not match its
+  header (a CSV record with more or fewer fields than the header; a SAS transport file cut
+  short or holding other than its headers promise; see :mod:`msc_analysis.io.xport`);
+- ``delimiter``: a CSV file whose header is one field holding another delimiter (``;``, tab).
+
+A note (nothing wrong, but the data were changed on reading, so the change is listed):
+``code-case``, a code written in lower case (``tbil``, ``y``) read in upper case: PARAMCD always,
+a controlled-term value when its upper case is one of the terms. Codes are upper case in every
+later layer, so that no analysis misses a record for the case of its code.
 
 Severity policy, so that standard ADaM of other studies loads: ``type`` and
-``controlled-term`` findings are *errors* for variables the requested analyses need (our
-analyses interpret them) and *warnings* otherwise (a non-parsing value of an unneeded variable
-is then set to missing, and the warning says so). All other rules always give errors.
-Undeclared extra variables are fine and not reported.
+``controlled-term`` findings are *errors* for variables the requested analyses need or
+interpret when present (schema ``needed_by`` and ``used_by``) and *warnings* otherwise (a
+non-parsing value of an unused variable is then set to missing, and the warning says so). All
+other rules always give errors. Undeclared extra variables are fine and not reported.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -63,9 +76,15 @@ DATE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "ADEX": (("ASTDTM", "AENDTM"),),
 }
 
+#: Dates outside these limits cannot belong to a subject of a trial (rule ``impossible-value``).
+DATE_LIMITS: tuple[pd.Timestamp, pd.Timestamp] = (pd.Timestamp("1900-01-01"),
+                                                 pd.Timestamp("2100-12-31 23:59:59"))
+
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 _SAS_EPOCH = pd.Timestamp("1960-01-01")
+#: SAS dates and datetimes further than this from 1960 (in seconds; 250 years) are no dates.
+_SAS_SECONDS_LIMIT = 250 * 365.25 * 86_400
 
 
 def add(
@@ -228,7 +247,8 @@ def coerce_types(
     schema : DatasetSchema
         The dataset's declaration.
     needed : set of str
-        Variables the requested analyses need.
+        Variables the requested analyses need or interpret
+        (:meth:`~msc_analysis.io.schema.DatasetSchema.interpreted_by`).
     kind : {"csv", "xpt", "parquet"}
         The file format (SAS transport numbers in a date variable are SAS dates).
     issues : DataIssues
@@ -304,7 +324,7 @@ def _as_number(
         fraction = numbers.notna() & (numbers != numbers.round())
         _report_type(frame, fraction, var, severity, "a whole number", issues)
         numbers = numbers.mask(fraction, np.nan)
-    return numbers
+    return numbers + 0.0  # -0 is 0: the sign of a zero would show in outputs and comparisons
 
 
 def _as_datetime(
@@ -318,7 +338,14 @@ def _as_datetime(
     elif pd.api.types.is_numeric_dtype(values) and kind == "xpt":
         # SAS numbers without a date format: days (dates) or seconds (datetimes) since 1960.
         unit = "D" if var.type == "date" else "s"
-        stamps = (_SAS_EPOCH + pd.to_timedelta(values.astype("float64"), unit=unit)).astype(
+        numbers = values.astype("float64")
+        seconds = numbers * (86_400 if unit == "D" else 1)
+        far = (seconds.abs() > _SAS_SECONDS_LIMIT).to_numpy()
+        add_rows(issues, frame, far, variable=var.name, rule="impossible-value",
+                 describe=lambda r: f"value {_show(r[var.name])} is impossible (as "
+                 f"{'days' if unit == 'D' else 'seconds'} since 1960-01-01 it is no date "
+                 f"between {DATE_LIMITS[0].year} and {DATE_LIMITS[1].year})")
+        stamps = (_SAS_EPOCH + pd.to_timedelta(numbers.mask(far), unit=unit)).astype(
             "datetime64[ns]")
         add(issues, "note", file=str(frame[FILE_COLUMN].iloc[0]) if len(frame) else "",
             variable=var.name, rule="type",
@@ -332,6 +359,11 @@ def _as_datetime(
         text = values.astype("str").fillna("").str.strip()
         stamps = _per_distinct(text, lambda distinct: _parse_stamps(distinct, var.type))
         bad = (text != "") & stamps.isna()
+        if bad.any():  # a real date too far out for datetime64[ns] (2999-01-01): impossible
+            far = pd.Series(False, index=text.index)
+            far[bad] = text[bad].map(lambda t: _is_far_date(t, var.type)).astype(bool)
+            _report_far_dates(frame, far.to_numpy(), var, issues)
+            bad &= ~far
         _report_type(frame, bad, var, severity, what, issues)
         if var.type == "datetime":
             _report_date_only(frame, text.str.len().eq(10) & stamps.notna(), var, issues)
@@ -340,6 +372,30 @@ def _as_datetime(
         _report_type(frame, timed, var, severity, f"{what} (it has a time of day)", issues)
         stamps = stamps.mask(timed, pd.NaT)
     return stamps
+
+
+def _is_far_date(text: str, kind: str) -> bool:
+    """Whether ``text`` is a well-formed ISO date (``kind = "date"``) or datetime of a real
+    calendar day in a year ``datetime64[ns]`` cannot hold (before 1677 or after 2262)."""
+    if not re.match(_ISO_DATE if kind == "date" else _ISO_DATETIME, text):
+        return False
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return not pd.Timestamp.min <= stamp <= pd.Timestamp.max
+
+
+def _report_far_dates(
+    frame: pd.DataFrame, far: np.ndarray, var: Variable, issues: DataIssues
+) -> None:
+    add_rows(issues, frame, far, variable=var.name, rule="impossible-value",
+             describe=lambda r: f"value {_show(r[var.name])} is impossible ({_date_limits()})")
+
+
+def _date_limits() -> str:
+    return (f"dates run from {DATE_LIMITS[0].date().isoformat()} to "
+            f"{DATE_LIMITS[1].date().isoformat()}")
 
 
 def _per_distinct(text: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -402,8 +458,17 @@ def _parse_stamps(text: pd.Series, kind: str) -> pd.Series:
     pattern = _ISO_DATE if kind == "date" else _ISO_DATETIME
     shaped = text.str.match(pattern)
     fmt = "%Y-%m-%d" if kind == "date" else "ISO8601"
-    return pd.to_datetime(text.where(shaped & (text != ""), None), format=fmt,
-                          errors="coerce").astype("datetime64[ns]")
+    return _nanoseconds(pd.to_datetime(text.where(shaped & (text != ""), None), format=fmt,
+                                       errors="coerce"))
+
+
+def _nanoseconds(stamps: pd.Series) -> pd.Series:
+    """``datetime64[ns]``; dates beyond its years (1677-2262), which pandas keeps at a coarser
+    unit (``2999-01-01``), become NaT instead of failing the conversion."""
+    if stamps.dtype != "datetime64[ns]":
+        inside = (stamps >= pd.Timestamp.min) & (stamps <= pd.Timestamp.max)
+        stamps = stamps.where(inside)
+    return stamps.astype("datetime64[ns]")
 
 
 def _report_date_only(
@@ -442,10 +507,10 @@ def infer_undeclared(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame
         if name.endswith(("DT", "DTM")):
             pattern = _ISO_DATE if name.endswith("DT") else _ISO_DATETIME
             if text[filled].str.match(pattern).all():
-                parsed = pd.to_datetime(text.where(filled, None), format="ISO8601",
-                                        errors="coerce")
+                parsed = _nanoseconds(pd.to_datetime(text.where(filled, None),
+                                                     format="ISO8601", errors="coerce"))
                 if parsed[filled].notna().all():
-                    out[name] = parsed.astype("datetime64[ns]")
+                    out[name] = parsed
                     continue
         numbers = pd.to_numeric(text.where(filled, None), errors="coerce")
         leading_zero = text[filled].str.match(r"^-?0\d").any()
@@ -458,28 +523,74 @@ def infer_undeclared(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame
 # Values
 # --------------------------------------------------------------------------------------------
 
+def normalise_codes(frame: pd.DataFrame, schema: DatasetSchema, issues: DataIssues
+                    ) -> pd.DataFrame:
+    """Rule ``code-case`` (a note): codes in upper case, once, for every later layer.
+
+    PARAMCD is upper-cased whatever its value (``tbil`` is TBIL); a value of a variable with
+    controlled terms is upper-cased when its upper case is one of the terms (``y`` is Y,
+    ``fatal`` is FATAL; ``maybe`` stays and breaks rule ``controlled-term``). One note per
+    file, variable and value changed, naming its first row and how many rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame``, or a copy with the codes changed.
+    """
+    out = frame
+    for var in schema.checked:
+        if var.type != "char" or var.name not in frame.columns:
+            continue
+        if var.allowed is None and var.name != "PARAMCD":
+            continue
+        text = frame[var.name].astype("str").fillna("")
+        if var.allowed is not None and text.isin((*var.allowed, "")).all():
+            continue  # the usual case, found at the cost of one pass
+        codes, distinct = distinct_codes(text)
+        upper = distinct.str.upper()
+        change = (upper != distinct).to_numpy(dtype=bool, copy=True)
+        if var.allowed is not None:
+            change &= upper.isin(var.allowed).to_numpy()
+        if not change.any():
+            continue
+        rows = change[codes]
+        if out is frame:
+            out = frame.copy(deep=False)  # columns are replaced, never changed in place
+        out[var.name] = pd.Series(np.where(change, upper, distinct)[codes], index=frame.index,
+                                  dtype="str")
+        add_grouped(
+            issues, frame, rows, by=var.name, variable=var.name, rule="code-case",
+            severity="note",
+            describe=lambda value, n: (f"value {_show(value)} read as {_show(str(value).upper())}"
+                                       f" in {n} row(s): codes are upper case"),
+        )
+    return out
+
+
 def check_controlled_terms(
-    frame: pd.DataFrame, schema: DatasetSchema, needed: set[str], issues: DataIssues
+    frame: pd.DataFrame, schema: DatasetSchema, needed: set[str], issues: DataIssues,
+    used: set[str] | None = None,
 ) -> None:
     """Rule ``controlled-term``: values of variables with ``allowed`` terms are among them.
 
     Blank is allowed unless the variable is needed by the requested analyses (or ``""`` is an
-    allowed term). Errors for needed variables, one per record; warnings otherwise, one per
-    file and distinct value.
+    allowed term). Errors for variables the analyses need or use (``used``, a superset of
+    ``needed``; default ``needed``), one per record; warnings otherwise, one per file and
+    distinct value.
     """
-    for var in schema.variables:
+    strict = needed if used is None else needed | used
+    for var in schema.checked:
         if var.allowed is None or var.name not in frame.columns:
             continue
         values = frame[var.name].astype("str").fillna("")
         allowed = set(var.allowed)
-        is_needed = var.name in needed
-        if not is_needed:
+        if var.name not in needed:
             allowed.add("")
         bad = ~values.isin(allowed)
         if not bad.any():
             continue
         terms = ", ".join(repr(t) for t in var.allowed)
-        if is_needed:
+        if var.name in strict:
             add_rows(
                 issues, frame, bad, variable=var.name, rule="controlled-term",
                 describe=lambda r, v=var.name, t=terms: f"value {_show(r[v])} is not one of {t}",
@@ -494,9 +605,18 @@ def check_controlled_terms(
 
 
 def check_ranges(frame: pd.DataFrame, schema: DatasetSchema, issues: DataIssues) -> None:
-    """Rule ``impossible-value``: the schema's minimum, maximum and strictly-positive limits."""
-    for var in schema.variables:
-        if var.name not in frame.columns or var.type not in ("num", "int"):
+    """Rule ``impossible-value``: the schema's minimum, maximum and strictly-positive limits,
+    and dates within :data:`DATE_LIMITS`."""
+    for var in schema.checked:
+        if var.name not in frame.columns:
+            continue
+        if var.type in ("date", "datetime"):
+            values = frame[var.name]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                far = ((values < DATE_LIMITS[0]) | (values > DATE_LIMITS[1])).to_numpy()
+                _report_far_dates(frame, far, var, issues)
+            continue
+        if var.type not in ("num", "int"):
             continue
         if var.minimum is None and var.maximum is None and not var.strictly_positive:
             continue

@@ -1060,15 +1060,26 @@ def load_sap(path: str | Path | None = None) -> Sap:
     Raises
     ------
     SettingsError
-        The file is missing, is not valid TOML, or breaks a rule (the message names the file, the
-        table and the key).
+        The file is missing or unreadable, is not UTF-8 text, is not valid TOML, or breaks a
+        rule (the message names the file, the table and the key).
     """
     file = find_sap() if path is None else Path(path)
     if not file.is_file():
         raise SettingsError(f"{file}: settings file not found")
     try:
-        with file.open("rb") as handle:
-            data = tomllib.load(handle)
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{file}: cannot read the settings file: "
+                            f"{exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # TOML is UTF-8; a byte-order mark is tolerated
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SettingsError(f"{file}: not UTF-8 text: byte 0x{raw[exc.start]:02X} on line "
+                            f"{line} is no UTF-8 character (TOML files are UTF-8); save the "
+                            "file as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{file}: not valid TOML: {exc}") from None
     return parse_sap(data, str(file))
