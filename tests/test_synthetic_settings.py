@@ -66,3 +66,10 @@ def test_mapping_overrides_base() -> None:
     base = SimulationSettings(n_subjects=50)
     s = settings_from_mapping({"seed": 3}, base=base)
     assert s.n_subjects == 50 and s.seed == 3
+
+
+def test_settings_file_that_is_not_utf8_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_bytes(b"n_subjects = 12\n# R\xe9vision\n")
+    with pytest.raises(SettingsError, match=r"settings.toml: not UTF-8 text: byte 0xE9 on line 2 "):
+        load_settings(path)

@@ -35,13 +35,13 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from msc_analysis.errors import SettingsError
+from msc_analysis.toml_file import read_toml
 
 #: File name searched for by :func:`load_sap` when no path is given.
 SAP_RELATIVE_PATH = Path("sap") / "sap.toml"
@@ -1064,22 +1064,5 @@ def load_sap(path: str | Path | None = None) -> Sap:
         rule (the message names the file, the table and the key).
     """
     file = find_sap() if path is None else Path(path)
-    if not file.is_file():
-        raise SettingsError(f"{file}: settings file not found")
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise SettingsError(f"{file}: cannot read the settings file: "
-                            f"{exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")  # TOML is UTF-8; a byte-order mark is tolerated
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise SettingsError(f"{file}: not UTF-8 text: byte 0x{raw[exc.start]:02X} on line "
-                            f"{line} is no UTF-8 character (TOML files are UTF-8); save the "
-                            "file as UTF-8") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{file}: not valid TOML: {exc}") from None
+    data = read_toml(file)
     return parse_sap(data, str(file))

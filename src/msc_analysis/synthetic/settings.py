@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from msc_analysis.errors import SettingsError
 from msc_analysis.synthetic.catalogue import AE_CATALOGUE
+from msc_analysis.toml_file import read_toml
 
 #: Default seed of the committed study in ``data/synthetic`` (the trial's registry number).
 DEFAULT_SEED = 6904755
@@ -259,13 +259,7 @@ def load_settings(path: str | Path, *, base: SimulationSettings | None = None
         If the file is missing or malformed or names an unknown key.
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise SettingsError(f"{path}: settings file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path}: not valid TOML: {exc}") from exc
+    data = read_toml(path)
     return settings_from_mapping(data, source=str(path), base=base)
 
 
