@@ -259,6 +259,12 @@ def test_unknown_relationship_value_is_an_error() -> None:
     ae.loc[0, "AERELDEV"] = "MAYBE"
     with pytest.raises(DataError, match=r"AERELDEV.*MAYBE"):
         derive_relationship(ae)
+    # as loaded: the message names the file, the data row, the variable and the rule
+    ae["_file"], ae["_row"] = "adae.csv", range(1, len(ae) + 1)
+    ae.loc[2, "AERELDEV"] = "MAYBE"
+    with pytest.raises(DataError, match=r"^adae.csv data row 1: variable AERELDEV, rule "
+                                        r"relationship-term: 'MAYBE' .*\(2 record\(s\)"):
+        derive_relationship(ae)
     # the pilot's single AEREL with its own terms
     pilot = pd.DataFrame({"USUBJID": ["A", "B", "C", "D"],
                           "AEREL": ["PROBABLE", "POSSIBLE", "REMOTE", "NONE"]})

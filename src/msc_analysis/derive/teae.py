@@ -256,6 +256,20 @@ def derive_ae_grade(
     return out, source, label
 
 
+def _refuse_relationship(frame: pd.DataFrame, var: str, text: pd.Series, unknown: list[str],
+                         related: frozenset[str], file: str) -> None:
+    """Raise the DataError for relationship values that are neither related nor not related,
+    naming the file and data row of the first, the variable, the rule and every value."""
+    bad = np.flatnonzero(text.isin(unknown).to_numpy())
+    first = int(bad[0])
+    row = _row_of(frame, first)
+    where = f"{_file_of(frame, first, file)}" + (f" data row {row}" if row is not None else "")
+    raise DataError(f"{where}: variable {var}, rule relationship-term: {text.iloc[first]!r} is "
+                    f"neither a related nor a not-related term ({len(bad)} record(s); values "
+                    f"{unknown}; related: {sorted(related)}, not related: "
+                    f"{sorted(NOT_RELATED_VALUES)})")
+
+
 def derive_relationship(
     adae: pd.DataFrame,
     variables: Sequence[str] | None = None,
@@ -283,8 +297,7 @@ def derive_relationship(
         text = _text(out, var)
         unknown = sorted(set(text) - related - NOT_RELATED_VALUES - {""})
         if unknown:
-            raise DataError(f"{file}: {var} has values that are neither related nor not related: "
-                            f"{unknown}")
+            _refuse_relationship(out, var, text, unknown, related, file)
         missing = (text == "").to_numpy()
         flag = text.isin(related).to_numpy() | missing
         if issues is not None:
