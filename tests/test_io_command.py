@@ -87,3 +87,32 @@ def test_full_cli_validate_error(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "error: " in err
     assert "adae.csv data row 1: variable USUBJID, rule subject-not-in-adsl" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["data-file", "in-folder", "user-file", "folder"])
+def test_issues_file_never_replaces_what_the_package_did_not_write(
+    io_only_cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    folder = write_study(tmp_path / "s")
+    target = {"data-file": folder / "adsl.csv", "in-folder": folder / "issues.csv",
+              "user-file": tmp_path / "notes.csv", "folder": tmp_path / "dir"}[where]
+    if where == "user-file":
+        target.write_text("my,own\nnotes,here\n")
+    if where == "folder":
+        target.mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    status = cli.main(["validate", str(folder), "--issues", str(target)])
+    err = capsys.readouterr().err
+    assert status == 1 and err.startswith(f"error: --issues {target} ") and "Traceback" not in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_issues_file_of_an_earlier_run_is_replaced(
+    io_only_cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_study(tmp_path / "s")
+    issues_file = tmp_path / "issues.csv"
+    assert cli.main(["validate", str(folder), "--issues", str(issues_file)]) == 0
+    issues_file.write_text(issues_file.read_text() + "x,,,,,,note,an earlier line\n")
+    assert cli.main(["validate", str(folder), "--issues", str(issues_file)]) == 0
+    assert "an earlier line" not in issues_file.read_text()

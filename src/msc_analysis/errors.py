@@ -27,3 +27,7 @@ class SettingsError(MscError):
 
 class AnalysisError(MscError):
     """An analysis cannot be carried out on the data given (for example no subjects)."""
+
+
+class OutputError(MscError):
+    """An output location is refused, or cannot be written (the message names it)."""

@@ -25,17 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from msc_analysis.errors import MscError
+from msc_analysis.errors import OutputError
 
 __all__ = ["PRODUCER", "REPORT", "SAFETY", "OutputError", "OutputKind", "OutputPlan",
            "check_output", "manifest_marker", "reason"]
 
 #: The name written into every marker; an output or work folder without it is never removed.
 PRODUCER = "msc-analysis"
-
-
-class OutputError(MscError):
-    """The output folder is refused, or cannot be written (the message names it)."""
 
 
 @dataclass(frozen=True)
