@@ -33,8 +33,8 @@ whose parameter list resolves to nothing although the analysis needs parameters.
 from __future__ import annotations
 
 import difflib
-import logging
 import itertools
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
