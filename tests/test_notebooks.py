@@ -14,8 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
+
+nbformat = pytest.importorskip(
+    "nbformat", reason="the notebooks extra is not installed (pip install -e '.[notebooks]'; "
+                       "make installs it)")
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "msc_analysis.io.command",
     "msc_analysis.analyses.command",
     "msc_analysis.report.command",
+    "msc_analysis.resources.command",
 )
 
 log = logging.getLogger("msc_analysis")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from msc_analysis.toml_file import read_toml
 
 #: File name searched for by :func:`load_sap` when no path is given.
 SAP_RELATIVE_PATH = Path("sap") / "sap.toml"
+
+log = logging.getLogger(__name__)
 
 #: Analysis-set codes and the ADSL flag each must use.
 ANALYSIS_SET_FLAGS: dict[str, str] = {
@@ -1033,14 +1036,29 @@ def parse_sap(data: Mapping[str, Any], source: str = "sap.toml") -> Sap:
 
 
 def find_sap(start: Path | None = None) -> Path:
-    """Find ``sap/sap.toml`` in ``start`` (default: the current folder) or a parent folder."""
+    """Find ``sap/sap.toml`` in ``start`` (default: the current folder) or a parent folder; where
+    there is none, the SAP shipped with the package (the trial's, logged as such).
+
+    Raises
+    ------
+    SettingsError
+        When there is none and the package's own copy is missing too.
+    """
+    from msc_analysis.resources import resource_path
+
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / SAP_RELATIVE_PATH
         if candidate.is_file():
             return candidate
+    shipped = resource_path(SAP_RELATIVE_PATH.as_posix())
+    if shipped.is_file():
+        log.info("no %s in %s or a folder above it: using the SAP shipped with msc-analysis "
+                 "(msc-analysis init DIR copies it to edit)", SAP_RELATIVE_PATH.as_posix(), here)
+        return shipped
     raise SettingsError(f"no {SAP_RELATIVE_PATH.as_posix()} found in {here} or any parent "
-                        "folder; pass the path of the settings file")
+                        "folder, and the package's own copy is missing; pass the path of the "
+                        "settings file")
 
 
 def load_sap(path: str | Path | None = None) -> Sap:
