@@ -569,9 +569,13 @@ def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
         for rec in lsm.to_dict("records"):
             g = {"PARAMCD": p, "AVISIT": str(rec["AVISIT"])}
             if log:
-                values = {"estimate": math.exp(rec["estimate"]),
-                          "conf_low": math.exp(rec["conf_low"]),
-                          "conf_high": math.exp(rec["conf_high"])}
+                values = {k: _exp(rec[k]) for k in ("estimate", "conf_low", "conf_high")}
+                for k in [k for k, v in values.items() if math.isnan(v)]:
+                    issues.add(source="PP-MMRM", rule="not-estimable", severity="note",
+                               variable="AVAL",
+                               message=f"{p} {rec['AVISIT']}: {k} of the ratio not estimable "
+                                       f"(log-scale value {rec[k]:.6g} with {rec['df']:.3g} "
+                                       "df: too few subjects at the visit)")
             else:
                 values = {"estimate": rec["estimate"], "se": rec["se"],
                           "conf_low": rec["conf_low"], "conf_high": rec["conf_high"]}
@@ -580,6 +584,16 @@ def pp_mmrm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
             b.add_many("RATIO" if log else "CHG", values, variable_level="mmrm", method=method,
                        groups=g)
     return b.frame()
+
+
+def _exp(value: float) -> float:
+    """``exp(value)``, or NaN (not estimable) when it exceeds the largest float: a confidence
+    limit on the log scale of a fit with very few degrees of freedom (an MMRM with one or two
+    subjects at a visit)."""
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,8 +673,9 @@ def pp_holm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     The family is the SAP's Holm parameters (``holm = true``; default the biomarkers) and the
     test is the SAP's (``paired-t``: the paired t-test of PP-FU, on the log scale for log-scale
     parameters, variable ``RATIO`` / ``CHG``; ``signed-rank``: the signed-rank test of the
-    change). A parameter without a p-value (too few subjects) keeps its exclusion rows, gets no
-    p-value and does not count in the family size.
+    change). A parameter without a p-value (too few subjects) keeps its exclusion rows, gets
+    only ``n`` (the subjects with a baseline and a key-visit value), no p-value, and does not
+    count in the family size.
     """
     b = ArdBuilder("PP-HOLM")
     _population_row(b, data)
@@ -672,9 +687,11 @@ def pp_holm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     level = float(sap.conf_level)
     visit = next(v for v in sap.visits if v.name == sap.key_visit)
     results: list[tuple[str, str, Any]] = []
+    counts: dict[str, int] = {}
     for p in params:
         log = _is_log(sap, p)
         values, excluded = _visit_values(data, p, visit)
+        counts[p] = len(values)
         res = None
         post, pre = values["AVAL"].to_numpy(float), values["BASE"].to_numpy(float)
         if len(values):
@@ -692,9 +709,10 @@ def pp_holm(data: PrepostData, sap: Any, issues: DataIssues) -> pd.DataFrame:
     adjusted = stats.holm(pvals)
     family = [p for (p, _, r) in results if r is not None]
     for (p, variable, res), adj in zip(results, adjusted, strict=True):
-        if res is None:
-            continue
         g = {"PARAMCD": p, "AVISIT": visit.name}
+        if res is None:  # too few subjects: the count says how many there are
+            b.add(variable, "n", counts[p], variable_level=test, groups=g)
+            continue
         _test_rows(b, variable, test, res, g)
         b.add(variable, "p_value_adj", adj, variable_level=test, groups=g,
               method=f"Holm step-down over {len(family)} parameters ({', '.join(family)}); "

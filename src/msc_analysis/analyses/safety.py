@@ -36,8 +36,8 @@ from msc_analysis.io.issues import DataIssues
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SAFETY_ANALYSES", "SAFETY_DERIVED", "SafetyResults", "missing_inputs",
-           "run_safety"]
+__all__ = ["DESIGN_ANALYSES", "NO_SUBJECTS", "SAFETY_ANALYSES", "SAFETY_DERIVED",
+           "SafetyResults", "missing_inputs", "run_safety"]
 
 #: Analysis id -> function(study_or_data, sap, issues, by) -> ARD frame, in table order.
 SAFETY_ANALYSES: dict[str, Callable[..., pd.DataFrame]] = {
@@ -62,6 +62,11 @@ SAFETY_ANALYSES: dict[str, Callable[..., pd.DataFrame]] = {
 SAFETY_DERIVED: dict[str, Callable[[SafetyData], pd.DataFrame]] = {
     "SAF-MON": dlt_events,
 }
+#: Analyses of the design alone (the monitoring rule's boundaries and operating
+#: characteristics): they run without subjects.
+DESIGN_ANALYSES: tuple[str, ...] = ("SAF-MONBND", "SAF-MONOC")
+#: Why the other analyses do not run on an empty Safety Set.
+NO_SUBJECTS = "no subject in the Safety Set (no session started by the data cut-off)"
 
 _AE = ("SAF-AEOV", "SAF-AESOCPT", "SAF-AEGRADE", "SAF-AEREL", "SAF-AESER", "SAF-MON")
 _LAB = ("SAF-LBSUM", "SAF-LBSHIFT", "SAF-LBG3")
@@ -69,6 +74,8 @@ _LAB = ("SAF-LBSUM", "SAF-LBSHIFT", "SAF-LBG3")
 
 def missing_inputs(data: SafetyData, analysis_id: str) -> str:
     """Why ``analysis_id`` cannot run on ``data`` (``""`` when it can)."""
+    if data.adsl.empty and analysis_id not in DESIGN_ANALYSES:
+        return NO_SUBJECTS
     if analysis_id in _AE and data.ae is None:
         return "no ADAE"
     if analysis_id in _LAB and data.lab is None:

@@ -195,8 +195,6 @@ def prepare_safety(
         raise DataError("ADSL: SAFFL (Safety Population Flag) is required for the safety "
                         "analyses")
     saf = adsl.loc[adsl["SAFFL"].astype(str).str.strip().str.upper() == "Y"].copy()
-    if saf.empty:
-        raise AnalysisError("the Safety Set is empty (no ADSL record with SAFFL = 'Y')")
     trt = saf["TRT01A"].astype(str).str.strip() if "TRT01A" in saf.columns else None
     overall = (trt.iloc[0] if trt is not None and trt.nunique() == 1 and trt.iloc[0]
                else "All subjects")

@@ -35,6 +35,15 @@ class KaplanMeier:
             return pd.Series({"surv": 1.0, "se": 0.0, "conf_low": 1.0, "conf_high": 1.0})
         return before.iloc[-1][["surv", "se", "conf_low", "conf_high"]]
 
+    def estimable_at(self, day: float, times: np.ndarray) -> bool:
+        """Whether S(``day``) is estimated: the follow-up reaches ``day`` (R ``summary`` of a
+        ``survfit`` reports no time beyond the last one), or the curve has already reached 0."""
+        if times.size == 0:
+            return False
+        if float(times.max()) >= day:
+            return True
+        return bool(len(self.table)) and float(self.table["surv"].iloc[-1]) == 0.0
+
     def n_at_risk(self, day: float, times: np.ndarray) -> int:
         """Number of subjects still at risk at ``day`` (time >= day)."""
         return int((times >= day).sum())
@@ -81,7 +90,8 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, conf_level: float = 0.95) 
 def transplant_free_survival(
     tte: pd.DataFrame, conf_level: float = 0.95, landmarks: Sequence[int] = (28, 90)
 ) -> pd.DataFrame:
-    """SURV-TFS ARD rows: N, events, and S(t) with SE and CI at each landmark day.
+    """SURV-TFS ARD rows: N, events, and S(t) with SE and CI at each landmark day (missing
+    when no subject's follow-up reaches the day: not estimable).
 
     Parameters
     ----------
@@ -99,7 +109,9 @@ def transplant_free_survival(
     b.add("AVAL", "N", km.n)
     b.add("AVAL", "n_events", km.n_events)
     for day in landmarks:
-        row = km.at(day)
+        # beyond the follow-up (e.g. at an early cut-off) S(day) is not estimable: missing
+        row = km.at(day) if km.estimable_at(day, time) else pd.Series(
+            np.nan, index=["surv", "se", "conf_low", "conf_high"])
         at_day = {"DAY": day}
         b.add("AVAL", "n", km.n_at_risk(day, time), groups=at_day)
         b.add("AVAL", "estimate", row["surv"], method=METHOD, groups=at_day)

@@ -109,6 +109,9 @@ def meld_by_visit(
     if unknown:
         raise AnalysisError(f"no MELD formula for score parameter(s) {unknown}; "
                             f"known: {list(MELD_SCORES)}")
+    columns = ["USUBJID", "PARAMCD", "AVISIT", "AVAL", "BASE", "CHG", "PCHG", "MISSING"]
+    if not len(subjects):  # e.g. no subject treated by an early cut-off
+        return pd.DataFrame(columns=columns)
     frame = pd.DataFrame({"USUBJID": list(subjects)})
     sex = adsl.set_index("USUBJID")["SEX"] if "SEX" in adsl.columns else pd.Series(dtype=str)
     female = frame["USUBJID"].map(sex).astype(str).str.upper().eq("F")
@@ -134,4 +137,4 @@ def meld_by_visit(
     out = out.merge(first, on=["USUBJID", "PARAMCD"], how="left")
     out = derive_change(out)
     out.loc[out["AVISIT"] == baseline, ["CHG", "PCHG"]] = np.nan
-    return out[["USUBJID", "PARAMCD", "AVISIT", "AVAL", "BASE", "CHG", "PCHG", "MISSING"]]
+    return out[columns]

@@ -18,6 +18,7 @@ from msc_analysis.render.formatting import (
     fmt_n,
     fmt_n_pct,
     fmt_num,
+    is_missing,
 )
 from msc_analysis.render.table import (
     Column,
@@ -137,7 +138,7 @@ def _continuous_rows(b: TableBuilder, ard: pd.DataFrame, by: str, levels: Sequen
     ]
     if geometric:
         specs.append(("Geometric mean (geometric CV %)", ["geo_mean", "geo_cv"],
-                      lambda g, cv: f"{fmt_num(g, decimals + 1)} ({fmt_num(cv, 1)})"))
+                      lambda g, cv: f"{fmt_num(g, decimals + 1)} ({fmt_num(cv, 1) or 'NE'})"))
     for row_label, names, formatter in specs:
         cells = {f"c{i}": cell_from_ard(ard, "DEMO", names, {by: lv, **extra}, formatter,
                                         variable=variable)
@@ -157,18 +158,25 @@ def survival_table(ard: pd.DataFrame, sap: Sap) -> DisplayTable:
               {"c0": cell_from_ard(ard, "SURV-TFS", "n_events", {"PARAMCD": "TFS"}, fmt_n,
                                    variable="AVAL")})
     pct = f"{100 * sap.conf_level:g}"
+    not_estimable = []
     for day in dict.fromkeys(rows.loc[rows["group2"] == "DAY", "group2_level"]):
         at = {"PARAMCD": "TFS", "DAY": day}
         b.add_row(f"Day {day}")
         b.add_row("Subjects at risk", {"c0": cell_from_ard(ard, "SURV-TFS", "n", at, fmt_n,
                                                            variable="AVAL")}, indent=1)
-        b.add_row(f"Transplant-free survival, % ({pct}% CI)", {"c0": cell_from_ard(
+        estimate = cell_from_ard(
             ard, "SURV-TFS", ["estimate", "conf_low", "conf_high"], at,
-            lambda s, lo, hi: f"{fmt_num(100 * s, 1)} {fmt_ci(100 * lo, 100 * hi, 1)}",
-            variable="AVAL")}, indent=1)
+            lambda s, lo, hi: "NE" if is_missing(s)
+            else f"{fmt_num(100 * s, 1)} {fmt_ci(100 * lo, 100 * hi, 1)}", variable="AVAL")
+        if estimate.text == "NE":
+            not_estimable.append(f"Day {day}")
+        b.add_row(f"Transplant-free survival, % ({pct}% CI)", {"c0": estimate}, indent=1)
     b.add_footnote("Time from the start of the first session to death or liver transplant; "
                    "subjects without either are censored at the date last known alive, "
                    "and at Day 90.")
     b.add_footnote("Kaplan-Meier estimate; Greenwood standard error; log-transformed confidence "
                    "interval (R survfit default).")
+    if not_estimable:
+        b.add_footnote(f"NE: not estimable at {' and '.join(not_estimable)}: no subject was "
+                       "followed up to that day by the data cut-off.")
     return b.build()

@@ -21,8 +21,9 @@ table      analysis   layout
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -36,6 +37,7 @@ from msc_analysis.render.formatting import (
     fmt_n,
     fmt_num,
     fmt_p,
+    is_missing,
 )
 from msc_analysis.render.table import (
     Cell,
@@ -58,6 +60,13 @@ __all__ = [
 ]
 
 BASELINE = "Baseline"
+
+#: Text of a statistic that could not be estimated (too few subjects with values), and the
+#: footnote of every table that shows it.
+NE = "NE"
+_NE_WORD = re.compile(rf"\b{NE}\b")
+NE_NOTE = ("NE: not estimable with the data at the cut-off (too few subjects with values; "
+           "the reasons are listed in data_issues.csv).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,11 +154,28 @@ def _cell(ard: pd.DataFrame, analysis_id: str, stats: Sequence[str],
             return Cell(missing)
         return cell_from_ard(ard, analysis_id, list(stats), filters, fmt, variable=variable,
                              variable_level=level)  # raises the ARD's error
-    text = fmt(*index.values(found))
+    values = index.values(found)
+    text = fmt(*values)
     if not isinstance(text, str):
         raise TypeError(f"formatter for {analysis_id}/{list(stats)} returned "
                         f"{type(text).__name__}")
+    if not text and all(is_missing(v) for v in values):
+        text = NE  # e.g. the mean of no value: the row is there, its statistics are not
     return Cell(text, ard, tuple(int(i) for i in found))
+
+
+def _methods(sap: Any, analysis_id: str) -> frozenset[str]:
+    """The method keys the SAP lists for an analysis (``descriptive+paired-t`` ...)."""
+    analysis = sap.analyses.get(analysis_id)
+    return frozenset(analysis.method.split("+")) if analysis is not None else frozenset()
+
+
+def _build(b: TableBuilder) -> DisplayTable:
+    """The table, with :data:`NE_NOTE` when a cell shows :data:`NE`."""
+    table = b.build()
+    if any(_NE_WORD.search(row.text(k)) for row in table.rows for k in table.column_keys):
+        table = replace(table, footnotes=(*table.footnotes, NE_NOTE))
+    return table
 
 
 def _params(ard: pd.DataFrame, analysis_id: str, sap: Any) -> list[str]:
@@ -239,20 +265,24 @@ def _test_rows(b: TableBuilder, ard: pd.DataFrame, analysis_id: str, cols: Seque
          f"Hodges-Lehmann estimate ({f.ci})", est),
         ("CHG", "sign-test", "Sign test", f"Median difference ({f.ci})", est),
     ]
+    planned = _methods(f.sap, analysis_id)
     for variable, level, title, label, decimals in tests:
-        if not present(variable, level):
+        if not present(variable, level) and level not in planned:
             continue
+        # a planned test without a result (too few subjects) shows NE
         b.add_row(title, group=group)
         if level == "paired-t":
             cells = _cells(ard, analysis_id, cols, ["estimate", "conf_low", "conf_high"],
-                           f.est_ci(decimals), variable=variable, variable_level=level)
+                           f.est_ci(decimals), variable=variable, variable_level=level,
+                           missing=NE)
         else:
             cells = _cells(ard, analysis_id, cols,
                            ["estimate", "conf_low", "conf_high", "conf_level"],
-                           f.est_ci_level(decimals), variable=variable, variable_level=level)
+                           f.est_ci_level(decimals), variable=variable, variable_level=level,
+                           missing=NE)
         b.add_row(label, cells, indent=1, group=group)
         b.add_row("p-value", _cells(ard, analysis_id, cols, ["p_value"], f.p,
-                                    variable=variable, variable_level=level),
+                                    variable=variable, variable_level=level, missing=NE),
                   indent=1, group=group)
 
 
@@ -321,7 +351,7 @@ def sessions_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
                         variables={c.key: "CHG" for c in pcols}, title="Sessions not analysed")
     b.add_footnote("n: subjects with both a pre- and a post-session value in the session.")
     _level_footnote(b, ard, aid)
-    return b.build()
+    return _build(b)
 
 
 def _level_footnote(b: TableBuilder, ard: pd.DataFrame, aid: str) -> None:
@@ -355,12 +385,15 @@ def reduction_ratio_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
             ("t-test", f"Mean ({f.ci}), one-sample t-test", "p-value (t-test)"),
             ("signed-rank", f"Hodges-Lehmann estimate ({f.ci})",
              "p-value (Wilcoxon signed-rank)")):
-        if not any(_has(ard, aid, "RR", level, c.filters) for c in cols):
+        planned = level in _methods(sap, aid) or (level == "t-test" and "paired-t"
+                                                   in _methods(sap, aid))
+        if not planned and not any(_has(ard, aid, "RR", level, c.filters) for c in cols):
             continue
         b.add_row(label, _cells(ard, aid, cols, ["estimate", "conf_low", "conf_high"],
-                                f.est_ci(f.ratio), variable="RR", variable_level=level))
+                                f.est_ci(f.ratio), variable="RR", variable_level=level,
+                                missing=NE))
         b.add_row(p_label, _cells(ard, aid, cols, ["p_value"], f.p, variable="RR",
-                                  variable_level=level), indent=1)
+                                  variable_level=level, missing=NE), indent=1)
     rows = _rows(ard, aid)
     reasons = sorted(dict.fromkeys(rows.loc[rows["stat_name"] == "n_excluded",
                                             "variable_level"]))
@@ -372,7 +405,7 @@ def reduction_ratio_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
                              variable_level=reason, missing="0"), indent=1)
     b.add_footnote("Tests of H0: no reduction (reduction ratio 0), on one mean ratio per "
                    "subject.")
-    return b.build()
+    return _build(b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,7 +459,7 @@ def followup_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
                    "session. Visit value: the sample in the visit window closest to the target "
                    "day (the earlier one on ties).")
     _level_footnote(b, ard, "PP-FU")
-    return b.build()
+    return _build(b)
 
 
 def meld_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
@@ -434,7 +467,7 @@ def meld_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     b = _over_time(ard, sap, "PP-MELD", lambda p: False)
     b.add_footnote("Scores from the baseline values and the values analysed at each visit "
                    "(OPTN rounding, bounded to 6-40; no dialysis information collected).")
-    return b.build()
+    return _build(b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,21 +497,21 @@ def mmrm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
         label = (f"LS geometric mean ratio to baseline ({f.ci})" if log
                  else f"LS mean change ({f.ci})")
         b.add_row(label, _cells(ard, aid, cols, ["estimate", "conf_low", "conf_high"],
-                                f.est_ci(dec), variable=variable, variable_level="mmrm"),
-                  group=group)
+                                f.est_ci(dec), variable=variable, variable_level="mmrm",
+                                missing=NE), group=group)
         if not log:
             se_dec = f.d("se", raw)
             b.add_row("SE", _cells(ard, aid, cols, ["se"], lambda s, d=se_dec: fmt_num(s, d),
-                                   variable="CHG", variable_level="mmrm"),
+                                   variable="CHG", variable_level="mmrm", missing=NE),
                       indent=1, group=group)
         b.add_row("p-value", _cells(ard, aid, cols, ["p_value"], f.p, variable=variable,
-                                    variable_level="mmrm"), indent=1, group=group)
+                                    variable_level="mmrm", missing=NE), indent=1, group=group)
         _exclusion_rows(b, ard, aid, cols, group=group, paramcd=p,
                         variables={c.key: "CHG" for c in cols}, title="Subjects not analysed")
         model = rows.loc[(rows["group1_level"] == p) & (rows["variable"] == "MODEL"), "method"]
         if len(model):
             b.add_footnote(f"{p}: {model.iloc[0]}.")
-    return b.build()
+    return _build(b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,8 +530,11 @@ def holm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     for p in _params(ard, aid, sap):
         mine = rows.loc[(rows["group1_level"] == p) & (rows["stat_name"] == "p_value_adj")]
         flt = {"PARAMCD": p, "AVISIT": sap.key_visit}
-        if mine.empty:
-            b.add_row(_label(sap, p), {"est": "NE"})
+        if mine.empty:  # not estimable: the count of subjects, when the ARD has it
+            n = rows.loc[(rows["group1_level"] == p) & (rows["stat_name"] == "n")]
+            count = (_cell(ard, aid, ["n"], flt, fmt_n, variable=str(n["variable"].iloc[0]),
+                           level=str(n["variable_level"].iloc[0])) if len(n) == 1 else "")
+            b.add_row(_label(sap, p), {"n": count, "est": NE, "p": NE, "padj": NE})
             continue
         variable, level = str(mine["variable"].iloc[0]), str(mine["variable_level"].iloc[0])
         dec = f.ratio if variable == "RATIO" else f.d("estimate", f.raw(p))
@@ -514,7 +550,7 @@ def holm_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
     if len(methods):
         b.add_footnote(f"{methods.iloc[0]}. Estimate: geometric mean ratio visit/baseline "
                        "(log-scale parameters) or mean change.")
-    return b.build()
+    return _build(b)
 
 
 # --------------------------------------------------------------------------------------------
@@ -563,7 +599,7 @@ def lloq_table(ard: pd.DataFrame, sap: Any) -> DisplayTable:
                 b.add_row(f"{label}: {name}", cells, indent=1, group=group)
     b.add_footnote("Primary: values below the LLOQ analysed as LLOQ/2 (Tables 14.2.1 and "
                    "14.2.3); sensitivity: analysed as the LLOQ.")
-    return b.build()
+    return _build(b)
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from msc_analysis.render.formatting import (
     fmt_n,
     fmt_n_pct,
     fmt_num,
+    is_missing,
 )
 from msc_analysis.render.table import (
     TRACE_COLUMNS,
@@ -250,6 +251,9 @@ def _pct_label(sap: object) -> str:
 
 
 def _n_pct(n: float, pct: float) -> str:
+    """``"3 (33.3)"``; a count of 0 of no subjects (no percentage stored) is ``"0"``."""
+    if not is_missing(n) and float(n) == 0 and is_missing(pct):
+        return fmt_n(n)
     return fmt_n_pct(n, None, pct=pct)
 
 
@@ -560,6 +564,10 @@ def lab_shift_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
             f"{c.key}_Any": _cell(ard, aid, "N", {**c.filters, "PARAMCD": code}, fmt_n,
                                           variable="USUBJID", variable_level="") for c in cols},
                   group=label)
+        if not (nrows.loc[nrows[f"{pcol}_level"] == code, "stat"].astype(float) > 0).any():
+            b.add_row("Not estimable: no subject with a baseline and a post-baseline grade",
+                      group=label)
+            continue
         for bg in (*_GRADES, "Missing"):
             cells = {f"{c.key}_{w}": _cell(
                 ard, aid, ["n", "pct"], {**c.filters, "PARAMCD": code, "BGRADE": bg}, _n_pct,
@@ -586,6 +594,7 @@ def lab_grade3_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                  "Higher", columns, aid, "Parameter")
     rows = ard[(ard["analysis_id"] == aid) & (ard["variable"] == "USUBJID")]
     codes = list(dict.fromkeys(_level_of(rows, "PARAMCD").dropna()))
+    not_estimable = False
     for code in [*codes, None]:
         cells: dict[str, object] = {}
         prefix = "ANY_" if code is None else ""
@@ -593,9 +602,11 @@ def lab_grade3_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
             f = dict(c.filters) if code is None else {**c.filters, "PARAMCD": code}
             cells[f"{c.key}_n"] = _cell(ard, aid, ["n", "N", "pct"], f, _n_of_total,
                                         variable="ATOXGRN", variable_level=f"{prefix}GE3")
-            cells[f"{c.key}_ci"] = _cell(ard, aid, ["conf_low", "conf_high"], f, _ci_pct,
-                                         variable="ATOXGRN", variable_level=f"{prefix}GE3",
-                                         allow_missing=True)
+            ci = _cell(ard, aid, ["conf_low", "conf_high"], f, _ci_pct, variable="ATOXGRN",
+                       variable_level=f"{prefix}GE3", allow_missing=True)
+            # no interval without a subject with a graded value (N = 0)
+            cells[f"{c.key}_ci"] = ci if ci.positions else "NE"
+            not_estimable = not_estimable or not ci.positions
             cells[f"{c.key}_w"] = _cell(ard, aid, ["n", "pct"], f, _n_pct, variable="ATOXGRN",
                                         variable_level=f"{prefix}GE3_WORSE")
         label = "Any parameter" if code is None else _param_label(sap, code)
@@ -608,6 +619,9 @@ def lab_grade3_table(ard: pd.DataFrame, sap: object) -> DisplayTable:
                    "baseline: grade >= 3 and above the grade of the baseline value. Calcium is "
                    "graded as measured (not corrected for albumin); INR on its absolute "
                    "cut-offs.")
+    if not_estimable:
+        b.add_footnote("NE: not estimable: no subject with a graded post-baseline value by the "
+                       "data cut-off (N = 0).")
     return b.build()
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "cell_from_ard",
     "empty_trace",
     "header_with_n",
+    "not_estimable_table",
 ]
 
 #: Columns of :attr:`DisplayTable.data`: where the number lands, its text, then the ARD row.
@@ -512,3 +513,24 @@ class TableBuilder:
             stub_header=self.stub_header,
             kind=self.kind,
         )
+
+
+def not_estimable_table(
+    number: str,
+    title: str,
+    population: str,
+    reason: str,
+    *,
+    footnotes: Iterable[str] = (),
+    analysis_ids: Iterable[str] = (),
+    kind: str = "Table",
+) -> DisplayTable:
+    """A table (or listing) of the SAP whose analysis could not run on the data: one row
+    ``Not estimable`` saying why (e.g. no subject in the Safety Set at the data cut-off).
+
+    It shows no number, so it has no ARD rows.
+    """
+    column = Column("reason", "At the data cut-off", align="left")
+    row = BodyRow("Not estimable", {"reason": reason[:1].upper() + reason[1:]})
+    return DisplayTable(number, title, population, (column,), (row,),
+                        footnotes=tuple(footnotes), analysis_ids=tuple(analysis_ids), kind=kind)

@@ -16,8 +16,9 @@ import pandas as pd
 
 from msc_analysis import ard as ard_mod
 from msc_analysis.analyses.population import analysis_sets, demographics, disposition
-from msc_analysis.analyses.prepost import run_prepost
-from msc_analysis.analyses.prepost_data import MELD_COMPONENTS
+from msc_analysis.analyses.prepost import PP_IDS, run_prepost
+from msc_analysis.analyses.prepost_data import MELD_COMPONENTS, analysis_population
+from msc_analysis.analyses.safety import NO_SUBJECTS
 from msc_analysis.analyses.survival import transplant_free_survival
 from msc_analysis.derive.baseline import derive_baseline, first_session_start
 from msc_analysis.derive.lloq import substitute_lloq
@@ -26,7 +27,7 @@ from msc_analysis.derive.tte import HORIZON_DAYS, derive_transplant_free_surviva
 from msc_analysis.io.loading import Study
 from msc_analysis.render import population_tables
 from msc_analysis.render.prepost_tables import prepost_tables
-from msc_analysis.render.table import DisplayTable
+from msc_analysis.render.table import DisplayTable, not_estimable_table
 from msc_analysis.report import figures_step, safety_step
 from msc_analysis.report.html_page import FigureItem, Section, TextItem, render_page
 from msc_analysis.report.progress import Progress
@@ -35,6 +36,10 @@ from msc_analysis.sap import Sap, check_traceability
 
 __all__ = ["SECTIONS", "analyse", "baseline_characteristics", "check_outputs", "report_page",
            "tables"]
+
+#: Key of :attr:`Results.extra <msc_analysis.report.results.Results.extra>`: analysis id ->
+#: why the analysis did not run (its tables say so).
+NOT_RUN = "not_run"
 
 #: Report sections: title and the TFL ids that go in it, in order of the SAP's list.
 SECTIONS: tuple[tuple[str, Callable[[str], bool]], ...] = (
@@ -75,14 +80,30 @@ def analyse(prepared: Prepared, *, progress: Progress | None = None) -> Results:
     frames.append(safety.ard)
 
     progress.step("pre/post and follow-up analyses")
-    frames.append(run_prepost(study, sap, issues, primary=prepared.prepost))
+    not_run = dict(safety.skipped)
+    if saf.empty:
+        not_run["DEMO"] = NO_SUBJECTS
+    if prepared.prepost is None:  # no pre/post data (e.g. no FAS subject at an early cut-off)
+        not_run.update(dict.fromkeys(PP_IDS, _no_prepost_reason(study, sap)))
+    else:
+        frames.append(run_prepost(study, sap, issues, primary=prepared.prepost))
 
     progress.step("transplant-free survival")
     tte = derive_transplant_free_survival(saf, horizon_days=HORIZON_DAYS, issues=issues)
     frames.append(transplant_free_survival(tte, conf_level=sap.conf_level))
 
     return Results(sap=sap, study=study, cutoff=prepared.cutoff, issues=issues,
-                   ard=ard_mod.bind(frames), prepost=prepared.prepost, tte=tte, safety=safety)
+                   ard=ard_mod.bind(frames), prepost=prepared.prepost, tte=tte, safety=safety,
+                   extra={NOT_RUN: not_run})
+
+
+def _no_prepost_reason(study: Study, sap: Sap) -> str:
+    """Why the pre/post analyses have no data, in words for the tables."""
+    aset = sap.analysis_sets[analysis_population(sap)]
+    adsl = study.adsl
+    if aset.flag in adsl.columns and not (adsl[aset.flag] == "Y").any():
+        return f"no subject in the {aset.label} at the data cut-off"
+    return "no pre/post data (see data_issues.csv)"
 
 
 def baseline_characteristics(study: Study, subjects: pd.DataFrame, sap: Sap) -> pd.DataFrame:
@@ -111,7 +132,12 @@ def baseline_characteristics(study: Study, subjects: pd.DataFrame, sap: Sap) -> 
 
 
 def tables(results: Results) -> list[DisplayTable]:
-    """Every table and listing of the SAP's TFL list, in the list's order."""
+    """Every table and listing of the SAP's TFL list, in the list's order.
+
+    A table or listing whose analysis did not run (for example no subject in the Safety Set
+    at an early cut-off) says so: one row ``Not estimable`` with the reason
+    (:func:`~msc_analysis.render.table.not_estimable_table`).
+    """
     sap, ard = results.sap, results.ard
     built: dict[str, DisplayTable] = {
         "T14.1.1": population_tables.disposition_table(ard, sap),
@@ -122,6 +148,19 @@ def tables(results: Results) -> list[DisplayTable]:
     for table in prepost_tables(ard, sap):
         built[f"T{table.number}"] = table
     built.update(safety_step.tables(results.safety, sap))
+    not_run: dict[str, str] = results.extra.get(NOT_RUN, {})
+    with_rows = set(ard["analysis_id"])
+    for t in sap.tfls:
+        if t.kind == "figure" or (t.id in built and (
+                t.kind == "listing" or with_rows.intersection(t.analysis_ids))):
+            continue
+        reasons = [not_run[a] for a in t.analysis_ids if a in not_run]
+        reason = reasons[0] if reasons else "no results with the data at the cut-off"
+        population = (sap.analysis_sets[t.population].label if t.population in sap.analysis_sets
+                      else t.population)
+        built[t.id] = not_estimable_table(t.number, t.title, population, reason,
+                                          footnotes=t.footnotes, analysis_ids=t.analysis_ids,
+                                          kind=t.kind.capitalize())
     return [built[t.id] for t in sap.tfls if t.id in built]
 
 

@@ -181,6 +181,12 @@ def _days(dates: pd.Series, start: pd.Series) -> pd.Series:
     return (dates.dt.normalize() - start).dt.days.astype(float)
 
 
+def _start_of(subjects: pd.Series, start: pd.Series) -> pd.Series:
+    """Each record's subject's ``start`` (``subjects.map(start)``, which pandas cannot do
+    with an empty datetime ``start``: no subject treated at an early cut-off)."""
+    return pd.Series(start.reindex(subjects).to_numpy(), index=subjects.index)
+
+
 def _f14_3_2(results: Any, max_subjects: int) -> Figure:
     study = results.study
     adsl = study.adsl[study.adsl["TRTSDT"].notna()] if "TRTSDT" in study.adsl else study.adsl
@@ -202,12 +208,12 @@ def _f14_3_2(results: Any, max_subjects: int) -> Figure:
     if study.adex is not None:
         ex = study.adex[study.adex["USUBJID"].isin(start.index)]
         sessions = pd.DataFrame({"USUBJID": ex["USUBJID"],
-                                 "DAY": _days(ex["ASTDTM"], ex["USUBJID"].map(start))})
+                                 "DAY": _days(ex["ASTDTM"], _start_of(ex["USUBJID"], start))})
     if study.adae is not None and "ASTDT" in study.adae.columns:
         ae = study.adae[study.adae["USUBJID"].isin(start.index) & study.adae["ASTDT"].notna()]
         grade = ae["ATOXGR"] if "ATOXGR" in ae.columns else pd.Series("", index=ae.index)
         aes = pd.DataFrame({"USUBJID": ae["USUBJID"],
-                            "DAY": _days(ae["ASTDT"], ae["USUBJID"].map(start)),
+                            "DAY": _days(ae["ASTDT"], _start_of(ae["USUBJID"], start)),
                             "GRADE": grade.astype(str)})
     return fg.swimmer(subjects, sessions, aes, cutoff=results.cutoff)
 
