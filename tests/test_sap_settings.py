@@ -149,8 +149,13 @@ def test_lloq_substitution() -> None:
 def test_finds_sap_from_a_subfolder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(REPO / "tests")
     assert load_sap().source == str((REPO / "sap" / "sap.toml").resolve())
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SettingsError, match=r"no sap/sap\.toml found"):
+    monkeypatch.chdir(tmp_path)  # no sap/sap.toml here or above: the SAP shipped in the package
+    shipped = load_sap()
+    assert "resources" in Path(shipped.source).parts and shipped.tfls == load_sap(SAP_TOML).tfls
+    import msc_analysis.resources as resources
+
+    monkeypatch.setattr(resources, "resource_path", lambda name: tmp_path / "missing" / name)
+    with pytest.raises(SettingsError, match=r"no sap/sap\.toml found.*package's own copy"):
         load_sap()
 
 
