@@ -57,3 +57,16 @@ def test_survival_table() -> None:
     assert table.columns[0].header.endswith("N = 4")
     est = body[body["label"].str.startswith("Transplant-free survival")]["c0"].tolist()
     assert est[0].startswith("50.0 (")  # S(28) = 3/4 * 2/3 = 0.5
+
+
+def test_demographics_of_one_subject_explain_ne(small_adsl: pd.DataFrame) -> None:
+    one = small_adsl.iloc[:1]
+    labs = pd.DataFrame({"USUBJID": ["S1"], "PARAMCD": ["TBIL"], "BASE": [200.0]})
+    demo = demographics_table(demographics(one, labs, log_params={"TBIL": True}), SAP)
+    rows = demo.body_frame()
+    assert rows.loc[rows["label"] == "Mean (SD)", "c0"].iloc[0] == "30.0 (NE)"
+    assert any(f.startswith("NE: not estimable: a standard deviation") for f in demo.footnotes)
+    two = pd.DataFrame({"USUBJID": ["S1", "S2"], "PARAMCD": ["TBIL", "TBIL"],
+                        "BASE": [200.0, 800.0]})
+    many = demographics_table(demographics(small_adsl, two, log_params={"TBIL": True}), SAP)
+    assert not any(f.startswith("NE:") for f in many.footnotes)

@@ -458,6 +458,10 @@ class TableBuilder:
         self._places: list[tuple[int, str, str, str, str]] = []
         self._keys = {c.key for c in self.columns}
 
+    def shows(self, text: str) -> bool:
+        """Whether a cell added so far contains ``text`` (e.g. ``"NE"``, to add its footnote)."""
+        return any(text in cell for row in self._rows for cell in row.cells.values())
+
     def add_row(
         self,
         label: str,
