@@ -122,9 +122,6 @@ def demographics_table(ard: pd.DataFrame, sap: Sap) -> DisplayTable:
                          geometric=sap.parameters[paramcd].scale == "log")
     b.add_footnote("Baseline: last non-missing value before the start of the first session.")
     b.add_footnote("Q1, Q3: quartiles (SAS QNTLDEF=5). Geometric CV = 100 x sqrt(exp(s^2) - 1).")
-    if b.shows("(NE)"):
-        b.add_footnote("NE: not estimable: a standard deviation (and a geometric CV) needs at "
-                       "least two subjects with a value.")
     return b.build()
 
 

@@ -44,6 +44,10 @@ __all__ = [
     "not_estimable_table",
 ]
 
+#: Footnote of a table showing ``(NE)`` for a spread (see :meth:`TableBuilder.build`).
+SPREAD_NE_NOTE = ("(NE): not estimable: a standard deviation or geometric CV needs at least two "
+                  "values.")
+
 #: Columns of :attr:`DisplayTable.data`: where the number lands, its text, then the ARD row.
 TRACE_COLUMNS: tuple[str, ...] = (
     "table", "row", "row_group", "row_label", "column", "cell_text", *ARD_COLUMNS,
@@ -493,7 +497,13 @@ class TableBuilder:
         self.footnotes.append(text)
 
     def build(self) -> DisplayTable:
-        """The table, with ``data`` = the traces of every cell in row then column order."""
+        """The table, with ``data`` = the traces of every cell in row then column order.
+
+        A table that shows a spread as ``(NE)`` (the SD or geometric CV of a single value,
+        :func:`~msc_analysis.render.formatting.fmt_mean_sd`) gets :data:`SPREAD_NE_NOTE`.
+        """
+        if self.shows("(NE)") and SPREAD_NE_NOTE not in self.footnotes:
+            self.footnotes.append(SPREAD_NE_NOTE)
         data = empty_trace()
         if self._traces:
             rows = _trace_rows(self._traces)
