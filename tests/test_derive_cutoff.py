@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import pandas as pd
+import pytest
 
 from msc_analysis.derive.cutoff import apply_cutoff, last_date
 from msc_analysis.io.issues import DataIssues
@@ -173,3 +174,14 @@ def test_flags_at_the_last_date_are_those_of_the_data() -> None:
     cut, _ = apply_cutoff(study, None, issues)
     assert cut.adsl["SAFFL"].tolist() == study.adsl["SAFFL"].tolist()
     assert len(issues) == 0
+
+
+def test_a_study_without_any_date_asks_for_the_cutoff() -> None:
+    from types import SimpleNamespace
+
+    from msc_analysis.errors import DataError
+
+    study = SimpleNamespace(adsl=pd.DataFrame({"USUBJID": ["S1"], "AGE": [40]}), adex=None,
+                            adlb=None, adae=None, advs=None)
+    with pytest.raises(DataError, match=r"no date in any dataset.*--cutoff YYYY-MM-DD"):
+        last_date(study)

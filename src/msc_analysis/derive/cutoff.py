@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from msc_analysis.errors import DataError
 from msc_analysis.io.issues import DataIssues
 
 SOURCE = "cut-off"
@@ -47,7 +48,8 @@ def last_date(study: Any) -> pd.Timestamp:
             if pd.api.types.is_datetime64_any_dtype(frame[col]) and frame[col].notna().any():
                 candidates.append(frame[col].max())
     if not candidates:
-        raise ValueError("no dates in the data: give the cut-off explicitly")
+        raise DataError("no date in any dataset of the study, so there is no default data "
+                        "cut-off: give it explicitly (--cutoff YYYY-MM-DD)")
     return max(candidates).normalize()
 
 
