@@ -13,7 +13,7 @@ A cut-off costs one to four seconds, so the suite sweeps every date up to three 
 first session in data/synthetic (where the data are fewest and most outputs rest on one or two
 subjects; up to the first session in the simulated study) and every :data:`STRIDE`-th date after
 (four times as far apart in the simulated study);
-``MSC_CUTOFF_SWEEP=all`` sweeps every date (about 5 minutes for data/synthetic and 20 for the
+``MSC_CUTOFF_SWEEP=all`` sweeps every date (about 4 minutes for data/synthetic and 13 for the
 simulated study). Each MMRM fit and the folder's loading are done once per distinct input (both
 are deterministic, so a repeated input gives the same result).
 """
