@@ -147,3 +147,14 @@ def test_cutoff_marks_open_monitoring_windows(tmp_path: Path, capsys) -> None:  
     assert "2024-09-22" in (out / "tables" / "t14_3_7_1.html").read_text()
     assert _run(tmp_path / "bad", SYNTHETIC, "--cutoff", "2024-02-30") == 1
     assert "--cutoff '2024-02-30' is not a valid date" in capsys.readouterr().err
+
+
+def test_a_cutoff_before_any_enrolment_is_one_line_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    status = main(["-q", "safety", "--data", str(SYNTHETIC), "--out", str(out), "--sap", str(SAP),
+                       "--cutoff", "2000-01-01"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == "error: no subject was enrolled by the cut-off 2000-01-01\n"
+    assert not out.exists()

@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from msc_analysis.cli import existing_file, output_folder
-from msc_analysis.errors import SettingsError
+from msc_analysis.errors import AnalysisError, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         day = None
         if args.cutoff is not None:
             study, day = apply_cutoff(study, _cutoff_date(args.cutoff), issues)
+            if study.adsl.empty:  # as the report (msc_analysis.report.build.prepare)
+                raise AnalysisError(f"no subject was enrolled by the cut-off {day.date()}")
         results = run_safety(study, sap, issues, by=args.by, cutoff=day)
         written = write_safety_outputs(results, sap, build)
         issues.write(build / "data_issues.csv")
