@@ -374,3 +374,40 @@ def test_pilot_low_dose_figure_and_text(low_dose) -> None:  # type: ignore[no-un
     from msc_analysis.analyses.safety_monitoring import dlt_events
 
     assert len(dlt_events(results.data)) == 3 + 17
+
+
+def _pilot_frame(name: str) -> pd.DataFrame:
+    """A pilot XPT read by pandas alone (text stripped, SAS dates as timestamps)."""
+    frame = pd.read_sas(PILOT / name, encoding="latin1")
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].str.strip()
+        elif column.endswith("DT") and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+            frame[column] = pd.Timestamp("1960-01-01") + pd.to_timedelta(frame[column], unit="D")
+    return frame
+
+
+def test_pilot_low_dose_counts_equal_an_independent_pandas_count(low_dose) -> None:  # type: ignore[no-untyped-def]
+    """The DLT-like events of SAP 9.1 counted from the raw XPT files with pandas alone:
+    serious or severe (grade 3), possibly/probably/definitely related or unassessed, onset from
+    the first dose to 7 days after the last; subjects in the order of their first dose."""
+    results, _ = low_dose
+    adsl, ae = _pilot_frame("adsl.xpt"), _pilot_frame("adae.xpt")
+    arm = adsl[(adsl["TRT01A"] == LOW) & adsl["TRTSDT"].notna()]
+    arm = arm.sort_values(["TRTSDT", "USUBJID"]).reset_index(drop=True)
+    arm["SEQ"] = np.arange(1, len(arm) + 1)
+    both = ae.drop(columns=["TRTSDT", "TRTEDT"]).merge(
+        arm[["USUBJID", "SEQ", "TRTSDT", "TRTEDT"]], on="USUBJID")
+    end = both["TRTEDT"].fillna(both["TRTSDT"]) + pd.Timedelta(days=7)
+    counted = both[((both["AESEV"] == "SEVERE") | (both["AESER"] == "Y"))
+                   & both["AEREL"].isin(["POSSIBLE", "PROBABLE", "DEFINITE", ""])
+                   & (both["ASTDT"].isna() | ((both["ASTDT"] >= both["TRTSDT"])
+                                              & (both["ASTDT"] <= end)))]
+    ard = results.results["SAF-MON"]
+    inside = ard[(ard["variable"] == "DLT") & (ard["stat_name"] == "n_events_subject")]
+    by_seq = counted[counted["SEQ"] <= 10].groupby("SEQ").size()
+    assert {int(k): int(v) for k, v in zip(inside["group1_level"], inside["stat"], strict=True)
+            if v > 0} == {int(k): int(v) for k, v in by_seq.items()}  # subjects 2, 3 and 8
+    beyond = ard[ard["variable"] == "DLT_BEYOND"]
+    total = beyond[(beyond["stat_name"] == "n_events") & (beyond["variable_level"] == "")]
+    assert float(total["stat"].iloc[0]) == int((counted["SEQ"] > 10).sum()) == 17
